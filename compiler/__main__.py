@@ -1,0 +1,3 @@
+from integc.cli import main
+
+main()
