@@ -1,0 +1,61 @@
+"""Output targets: each turns the IR into artifacts under its own folder.
+
+A target has a name, a JSON Schema for its options (validated before it
+emits; `[targets.<name>]` in integc.toml), and `emit(project, options,
+diagnostics) -> list[Artifact]`. Problems are reported into `diagnostics`,
+never raised. Third-party targets register through the `integc.targets`
+entry-point group, whose objects follow the same protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from integc.diagnostics import Diagnostics
+from integc.ir import Project
+
+ENTRY_POINT_GROUP = "integc.targets"
+
+# Built-in targets, by name -> module; each module exposes `TARGET`.
+_BUILTIN = {
+    "openapi": "integc.targets.openapi",
+    "jsonschema": "integc.targets.jsonschema",
+    "mapping": "integc.targets.mapping",
+    "k8s": "integc.targets.k8s",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    path: str  # relative to the output folder, POSIX separators
+    content: bytes
+
+
+class Target(Protocol):
+    name: str
+    options_schema: dict
+
+    def emit(self, project: Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]: ...
+
+
+def builtin_names() -> tuple[str, ...]:
+    return tuple(_BUILTIN)
+
+
+def load_targets() -> dict[str, Target]:
+    """Every available target by name: built-ins first, then plugins."""
+    targets: dict[str, Target] = {}
+    for name, module_name in _BUILTIN.items():
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue  # a built-in not shipped in this build
+        targets[name] = module.TARGET
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in targets:
+            targets[entry.name] = entry.load()
+    return targets

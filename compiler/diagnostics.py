@@ -1,0 +1,85 @@
+"""Diagnostics are values: every stage reports into one `Diagnostics` collector.
+
+The catalogue of codes lives in `codes.py`; this module only knows spans,
+severities and how problems are collected and ordered.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from integc.codes import CODES
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A region of one source file; lines and columns are 1-based, end exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "line": self.line, "column": self.column,
+                "end_line": self.end_line, "end_column": self.end_column}
+
+    def cover(self, other: "Span") -> "Span":
+        """The smallest span holding both (same file assumed)."""
+        start = min((self.line, self.column), (other.line, other.column))
+        end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
+        return Span(self.file, start[0], start[1], end[0], end[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A secondary location shown under the main one (e.g. the first declaration)."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None
+    help: str | None = None
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code].severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def sort_key(self) -> tuple:
+        if self.span is None:
+            return ("", 0, 0, self.code, self.message)
+        return (self.span.file, self.span.line, self.span.column, self.code, self.message)
+
+
+@dataclass
+class Diagnostics:
+    """The one place problems are collected; stages call `report`, never raise."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def report(self, code: str, message: str, span: Span | None, help: str | None = None,
+               notes: tuple[Note, ...] = ()) -> None:
+        if code not in CODES:
+            raise KeyError(f"unregistered diagnostic code {code}")
+        self.items.append(Diagnostic(code, message, span, help, notes))
+
+    def extend(self, other: "Diagnostics") -> None:
+        self.items.extend(other.items)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+    def sorted(self) -> list[Diagnostic]:
+        unique = {(d.code, d.message, d.span): d for d in self.items}
+        return sorted(unique.values(), key=Diagnostic.sort_key)

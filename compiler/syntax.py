@@ -1,0 +1,361 @@
+"""The abstract syntax tree: frozen dataclasses, each node with its span.
+
+The tree says what was written, not what it means: names are unresolved and
+clauses keep their source order (duplicates included) so later stages can
+report precisely.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from integc.diagnostics import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class QualName:
+    parts: tuple[Name, ...]
+    span: Span
+
+    @property
+    def text(self) -> str:
+        return ".".join(p.text for p in self.parts)
+
+
+# ---- values (defaults, annotation arguments, settings, match patterns)
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A literal: kind is string|int|float|bool|null|duration|list|object|symbol.
+
+    `symbol` is a bare name (an enum member in a default or pattern); list and
+    object hold Values (object as ((key, Value), ...)); duration is in ms.
+    """
+
+    kind: str
+    value: object
+    span: Span
+
+    def to_python(self) -> object:
+        if self.kind == "list":
+            return [v.to_python() for v in self.value]
+        if self.kind == "object":
+            return {k: v.to_python() for k, v in self.value}
+        return self.value
+
+
+# ---- declarations
+
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    """`Name`, `sys.Entity`, `list<T>`, `map<T>`, each optionally followed by `?`."""
+
+    kind: str  # "named" | "list" | "map"
+    name: QualName | None
+    item: "TypeRef | None"
+    optional: bool
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    name: Name
+    args: tuple[Value, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: Name
+    type: TypeRef
+    annotations: tuple[Annotation, ...]
+    default: Value | None
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    name: QualName
+    version: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    path: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class TypeDecl:
+    name: Name
+    fields: tuple[Field, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EnumMember:
+    name: Name
+    wire: Value | None
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EnumDecl:
+    name: Name
+    members: tuple[EnumMember, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """`key value` inside a settings block (auth, k8s)."""
+
+    key: Name
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """A one-value clause of a system or flow: title, owner, base_url, handles,
+    write, on_error, from, to. `value` is a Value or a QualName."""
+
+    keyword: str
+    value: Union[Value, QualName, Name]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    kind: Name
+    settings: tuple[Setting, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    name: Name
+    fields: tuple[Field, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Expose:
+    entity: Name
+    path: Value
+    ops: tuple[Name, ...]
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: Name
+    type: TypeRef
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: Name
+    method: Name
+    path: Value
+    params: tuple[Param, ...]
+    returns: TypeRef | None
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: Name
+    type: TypeRef
+    doc: str | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Deploy:
+    """`k8s { namespace "billing" port 8443 labels { app = "billing" } }`:
+    where an in-cluster system runs, to narrow NetworkPolicy egress."""
+
+    settings: tuple[Setting, ...]
+    span: Span
+
+
+SystemMember = Union[Clause, Auth, Entity, Expose, Operation, Event, Deploy]
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    name: Name
+    members: tuple[SystemMember, ...]
+    doc: str | None
+    span: Span
+
+
+# ---- expressions (the mapping language)
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A bare name in an expression: a source field or an `each` variable."""
+
+    name: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """`obj.field`."""
+
+    obj: "Expr"
+    name: Name
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: Name
+    args: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # "-" | "not"
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str  # + - * / == != < <= > >= and or ??
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class IfExpr:
+    cond: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MatchArm:
+    pattern: Value | None  # None is the `_` wildcard
+    expr: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    subject: "Expr"
+    arms: tuple[MatchArm, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    target: Name
+    expr: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Each:
+    source: "Expr"
+    var: Name
+    body: tuple[Assignment, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """`{ field = expr ... }`: builds a value of the target field's record type."""
+
+    body: tuple[Assignment, ...]
+    span: Span
+
+
+Expr = Union[Literal, Ref, Member, Call, Unary, Binary, IfExpr, Match, Each, Record]
+
+
+# ---- flows
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """kind: event (ref) | every (value: duration ms) | cron (value) | webhook (value) | manual (value?)."""
+
+    kind: str
+    ref: QualName | None
+    value: Value | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class MapBlock:
+    body: tuple[Assignment, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    attempts: Value
+    backoff: Name | None
+    initial: Value | None
+    maximum: Value | None
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class FlowTest:
+    """`test "name" { input { ... } expect { ... } }`: an example run of the mapping."""
+
+    name: Value
+    input: Value
+    expect: Value
+    span: Span
+
+
+FlowMember = Union[Clause, Trigger, MapBlock, Retry, FlowTest]
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    name: Name
+    members: tuple[FlowMember, ...]
+    doc: str | None
+    span: Span
+
+
+Declaration = Union[Package, Import, TypeDecl, EnumDecl, System, Flow]
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """One parsed source file."""
+
+    path: str
+    declarations: tuple[Declaration, ...]
+    span: Span
