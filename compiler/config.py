@@ -1,0 +1,126 @@
+"""Project configuration: where the project is, its entry file, `integc.toml`.
+
+integc.toml is validated against specs/integc-toml.schema.json; problems are
+E0403 diagnostics pointing into the file.
+"""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from integc.diagnostics import Diagnostics, Span
+
+CONFIG_NAME = "integc.toml"
+DEFAULT_ENTRY = "main.integ"
+DEFAULT_OUT = "build"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 128
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_files: int = 10_000
+    max_diagnostics: int = 200
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    root: Path  # the project folder, resolved
+    entry: Path  # the entry file, resolved, inside root
+    out: Path  # the output folder, resolved
+    config_file: Path | None
+    targets: dict[str, dict] = field(default_factory=dict)  # [targets.<name>] tables
+    limits: Limits = Limits()
+
+
+class UsageError(Exception):
+    """A command-line mistake (exit 2): no such path, an entry that is not a file."""
+
+
+def _schema() -> dict:
+    text = resources.files("integc.specs").joinpath("integc-toml.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def locate_project(path: str | Path) -> tuple[Path, Path | None]:
+    """(project folder, entry file named on the command line or None)."""
+    given = Path(path)
+    if not given.exists():
+        raise UsageError(f"no such file or folder: {path}")
+    resolved = given.resolve()
+    if resolved.is_dir():
+        return resolved, None
+    return resolved.parent, resolved
+
+
+def load_config(path: str | Path, diagnostics: Diagnostics, out: str | Path | None = None) -> ProjectConfig | None:
+    """Read the project's configuration; None when it is unusable (diagnostics say why)."""
+    root, entry_arg = locate_project(path)
+    config_file = root / CONFIG_NAME
+    raw: dict = {}
+    if config_file.is_file():
+        raw = _read_toml(config_file, diagnostics)
+        if raw is None:
+            return None
+    else:
+        config_file = None
+    entry = entry_arg or root / raw.get("entry", DEFAULT_ENTRY)
+    if entry_arg is None and not entry.is_file():
+        if config_file is not None and "entry" in raw:
+            diagnostics.report("E0403", f"entry file `{raw['entry']}` does not exist",
+                               _key_span(config_file, "entry"))
+            return None
+        raise UsageError(f"{root} has no {DEFAULT_ENTRY} (name an entry file, or set `entry` in {CONFIG_NAME})")
+    out_dir = Path(out) if out is not None else root / raw.get("out", DEFAULT_OUT)
+    limits = Limits(**raw.get("limits", {}))
+    return ProjectConfig(root, entry.resolve(), out_dir.resolve(), config_file,
+                         dict(raw.get("targets", {})), limits)
+
+
+def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
+    text = config_file.read_text(encoding="utf-8", errors="replace")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        line, column = _toml_error_position(str(error))
+        diagnostics.report("E0403", f"integc.toml is not valid TOML: {_strip_position(str(error))}",
+                           Span(str(config_file), line, column, line, column + 1))
+        return None
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    for error in errors:
+        key_path = ".".join(str(p) for p in error.absolute_path)
+        where = f"`{key_path}`: " if key_path else ""
+        last_key = str(error.absolute_path[-1]) if error.absolute_path else None
+        diagnostics.report("E0403", f"invalid integc.toml: {where}{error.message}",
+                           _key_span(config_file, last_key, text))
+    return None if errors else raw
+
+
+def _toml_error_position(message: str) -> tuple[int, int]:
+    match = re.search(r"at line (\d+), column (\d+)", message)
+    return (int(match.group(1)), int(match.group(2))) if match else (1, 1)
+
+
+def _strip_position(message: str) -> str:
+    return re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+
+
+def _key_span(config_file: Path, key: str | None, text: str | None = None) -> Span:
+    """The line that sets `key` (best effort: TOML parsers keep no positions)."""
+    if text is None:
+        text = config_file.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    if key is not None:
+        pattern = re.compile(rf"^\s*(\[.*\b{re.escape(key)}\b.*\]|\"?{re.escape(key)}\"?\s*=)")
+        for number, line in enumerate(lines, start=1):
+            if pattern.match(line):
+                start = len(line) - len(line.lstrip()) + 1
+                return Span(str(config_file), number, start, number, len(line) + 1)
+    return Span(str(config_file), 1, 1, 1, max(2, len(lines[0]) + 1))

@@ -1,0 +1,148 @@
+"""Load a project: the entry file and everything it imports, each file once.
+
+Imports are relative to the importing file and may form cycles. A path that
+leaves the project folder (`..`, absolute, a symlink out) is E0402 and is
+checked before anything touches the file system at that path.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from integc import syntax as s
+from integc.config import ProjectConfig
+from integc.diagnostics import Diagnostics, Span
+from integc.parser import parse_module
+from integc.suggest import closest
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    modules: tuple[s.Module, ...]  # in load order, entry first
+    texts: dict[str, str]  # display path -> source text (for rendering diagnostics)
+    hashes: dict[str, str]  # project-relative POSIX path -> sha256 of the bytes
+    complete: bool  # every file was read and parsed
+
+
+def display_path(path: Path) -> str:
+    """Paths in diagnostics: relative to the current folder when under it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_project(config: ProjectConfig, diagnostics: Diagnostics) -> LoadedProject:
+    modules: list[s.Module] = []
+    texts: dict[str, str] = {}
+    hashes: dict[str, str] = {}
+    complete = True
+    seen: set[Path] = set()
+    queue: list[Path] = [config.entry]
+    while queue:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        if len(seen) > config.limits.max_files:
+            diagnostics.report("E0104", f"the project has more than {config.limits.max_files} files",
+                               None, help="raise `[limits] max_files` in integc.toml")
+            return LoadedProject(tuple(modules), texts, hashes, False)
+        shown = display_path(path)
+        text = _read_source(path, shown, config, diagnostics)
+        if text is None:
+            complete = False
+            continue
+        texts[shown] = text
+        hashes[path.relative_to(config.root).as_posix()] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        module = parse_module(text, shown, diagnostics, config.limits.max_depth)
+        if module is None:
+            complete = False
+            continue
+        modules.append(module)
+        for declaration in module.declarations:
+            if isinstance(declaration, s.Import):
+                target = _resolve_import(declaration, path, config.root, diagnostics)
+                if target is None:
+                    complete = False
+                elif target not in seen:
+                    queue.append(target)
+    return LoadedProject(tuple(modules), texts, hashes, complete)
+
+
+def _read_source(path: Path, shown: str, config: ProjectConfig, diagnostics: Diagnostics) -> str | None:
+    origin = Span(shown, 1, 1, 1, 1)
+    try:
+        size = path.stat().st_size
+        if size > config.limits.max_file_bytes:
+            diagnostics.report("E0104", f"file is {size} bytes, over the limit of {config.limits.max_file_bytes}",
+                               origin, help="raise `[limits] max_file_bytes` in integc.toml")
+            return None
+        data = path.read_bytes()
+    except OSError as error:
+        diagnostics.report("E0103", f"cannot read file: {error.strerror or error}", origin)
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        diagnostics.report("E0103", f"file is not valid UTF-8 (byte 0x{data[error.start]:02x})",
+                           Span(shown, line, column, line, column + 1), help="save the file as UTF-8")
+        return None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        diagnostics.report("E0103", "file contains a NUL byte", Span(shown, line, column, line, column + 1))
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _resolve_import(declaration: s.Import, importer: Path, root: Path, diagnostics: Diagnostics) -> Path | None:
+    """The file an import names, or None after reporting E0401/E0402."""
+    raw = declaration.path.value
+    span = declaration.path.span
+    relative = PurePosixPath(raw.replace("\\", "/"))
+    if not raw or relative.is_absolute() or (len(raw) > 1 and raw[1] == ":") or "\x00" in raw:
+        diagnostics.report("E0402", f"import `{raw}` is not a path relative to the importing file", span,
+                           help="imports are relative to the importing file and stay inside the project folder")
+        return None
+    # Normalise lexically first: `..` that climbs above the project is refused
+    # without asking the file system anything about that path.
+    candidate = Path(os.path.normpath(importer.parent / Path(*relative.parts)))
+    if not _is_within(candidate, root):
+        diagnostics.report("E0402", f"import `{raw}` leaves the project folder", span,
+                           help=f"keep imported files under {root.name}/")
+        return None
+    real = candidate.resolve()
+    if not _is_within(real, root):
+        diagnostics.report("E0402", f"import `{raw}` resolves outside the project folder (through a symbolic link)",
+                           span, help=f"keep imported files under {root.name}/")
+        return None
+    if not real.is_file():
+        diagnostics.report("E0401", f"cannot find imported file `{raw}`", span,
+                           help=_missing_help(candidate))
+        return None
+    return real
+
+
+def _missing_help(candidate: Path) -> str | None:
+    folder = candidate.parent
+    if not folder.is_dir():
+        return None
+    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".integ")
+    match = closest(candidate.name, names)
+    return f"did you mean `{match}`?" if match else None
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,57 @@
+"""The compiler's stages in order: config -> load+parse -> resolve -> check -> IR."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from integc import ir
+from integc.check import Checker
+from integc.config import ProjectConfig, load_config
+from integc.diagnostics import Diagnostics
+from integc.loader import LoadedProject, display_path, load_project
+from integc.resolve import Resolver
+
+
+@dataclass
+class CompileResult:
+    project: ir.Project | None  # None when there were errors
+    diagnostics: Diagnostics
+    config: ProjectConfig | None
+    sources: dict[str, str] = field(default_factory=dict)  # display path -> text, for rendering
+
+
+def compile_project(path: str | Path, out: str | Path | None = None) -> CompileResult:
+    """Compile the project at `path` (a folder or an entry file).
+
+    Raises config.UsageError for command-line mistakes (no such path); every
+    problem in the sources is a diagnostic in the result.
+    """
+    diagnostics = Diagnostics()
+    config = load_config(path, diagnostics, out)
+    if config is None:
+        return CompileResult(None, diagnostics, None)
+    loaded = load_project(config, diagnostics)
+    result = CompileResult(None, diagnostics, config, loaded.texts)
+    if not loaded.complete:
+        return result
+    result.project = _analyse(loaded, config, diagnostics)
+    return result
+
+
+def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnostics) -> ir.Project | None:
+    symbols = Resolver(loaded.modules, display_path(config.entry), diagnostics).run()
+    flows = Checker(symbols, diagnostics).check_flows()
+    if diagnostics.has_errors:
+        return None
+    package = symbols.package
+    name = package.name.text if package else _default_package(config.root)
+    version = package.version.value if package else "0.0.0"
+    return ir.Project(
+        name, version,
+        tuple(symbols.types.values()), tuple(symbols.enums.values()), tuple(symbols.systems.values()), flows,
+        tuple(ir.SourceFile(path, digest) for path, digest in sorted(loaded.hashes.items())))
+
+
+def _default_package(root: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", root.name) or "project"
