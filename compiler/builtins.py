@@ -64,6 +64,16 @@ def _same_number(*extra: set) -> Builtin:
     return Builtin(check)
 
 
+def _same_text(args: list):
+    """lower/upper/trim keep an email an email (and a url a url, a uuid a uuid)."""
+    if len(args) != 1:
+        return f"takes 1 argument, got {len(args)}"
+    kind = args[0].type.kind
+    if kind not in _STRINGLIKE:
+        return f"argument 1 must be a string, not `{args[0].type}`"
+    return (args[0].type if kind in ("email", "url", "uuid") else ir.TypeRef("string")), args[0].optional
+
+
 def _concat(args: list):
     if not args:
         return "takes at least one argument"
@@ -126,9 +136,9 @@ def _conversion(result: str) -> Builtin:
 
 
 BUILTINS: dict[str, Builtin] = {
-    "lower": _fixed(ir.TypeRef("string"), _STRINGLIKE),
-    "upper": _fixed(ir.TypeRef("string"), _STRINGLIKE),
-    "trim": _fixed(ir.TypeRef("string"), _STRINGLIKE),
+    "lower": Builtin(_same_text),
+    "upper": Builtin(_same_text),
+    "trim": Builtin(_same_text),
     "concat": Builtin(_concat),
     "substring": Builtin(_substring),
     "replace": _fixed(ir.TypeRef("string"), _STRINGLIKE, _STRINGLIKE, _STRINGLIKE),

@@ -39,6 +39,14 @@ class ProjectConfig:
     limits: Limits = Limits()
 
 
+def display_path(path: Path) -> str:
+    """Paths in diagnostics: relative to the current folder when under it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 class UsageError(Exception):
     """A command-line mistake (exit 2): no such path, an entry that is not a file."""
 
@@ -74,7 +82,7 @@ def load_config(path: str | Path, diagnostics: Diagnostics, out: str | Path | No
     if entry_arg is None and not entry.is_file():
         if config_file is not None and "entry" in raw:
             diagnostics.report("E0403", f"entry file `{raw['entry']}` does not exist",
-                               _key_span(config_file, "entry"))
+                               key_span(config_file, "entry"))
             return None
         raise UsageError(f"{root} has no {DEFAULT_ENTRY} (name an entry file, or set `entry` in {CONFIG_NAME})")
     out_dir = Path(out) if out is not None else root / raw.get("out", DEFAULT_OUT)
@@ -90,7 +98,7 @@ def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
     except tomllib.TOMLDecodeError as error:
         line, column = _toml_error_position(str(error))
         diagnostics.report("E0403", f"integc.toml is not valid TOML: {_strip_position(str(error))}",
-                           Span(str(config_file), line, column, line, column + 1))
+                           Span(display_path(config_file), line, column, line, column + 1))
         return None
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
@@ -99,7 +107,7 @@ def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
         where = f"`{key_path}`: " if key_path else ""
         last_key = str(error.absolute_path[-1]) if error.absolute_path else None
         diagnostics.report("E0403", f"invalid integc.toml: {where}{error.message}",
-                           _key_span(config_file, last_key, text))
+                           key_span(config_file, last_key, text))
     return None if errors else raw
 
 
@@ -112,7 +120,7 @@ def _strip_position(message: str) -> str:
     return re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
 
 
-def _key_span(config_file: Path, key: str | None, text: str | None = None) -> Span:
+def key_span(config_file: Path, key: str | None, text: str | None = None) -> Span:
     """The line that sets `key` (best effort: TOML parsers keep no positions)."""
     if text is None:
         text = config_file.read_text(encoding="utf-8", errors="replace")
@@ -122,5 +130,5 @@ def _key_span(config_file: Path, key: str | None, text: str | None = None) -> Sp
         for number, line in enumerate(lines, start=1):
             if pattern.match(line):
                 start = len(line) - len(line.lstrip()) + 1
-                return Span(str(config_file), number, start, number, len(line) + 1)
-    return Span(str(config_file), 1, 1, 1, max(2, len(lines[0]) + 1))
+                return Span(display_path(config_file), number, start, number, len(line) + 1)
+    return Span(display_path(config_file), 1, 1, 1, max(2, len(lines[0]) + 1))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from integc import syntax as s
-from integc.config import ProjectConfig
+from integc.config import ProjectConfig, display_path
 from integc.diagnostics import Diagnostics, Span
 from integc.parser import parse_module
 from integc.suggest import closest
@@ -24,14 +24,6 @@ class LoadedProject:
     texts: dict[str, str]  # display path -> source text (for rendering diagnostics)
     hashes: dict[str, str]  # project-relative POSIX path -> sha256 of the bytes
     complete: bool  # every file was read and parsed
-
-
-def display_path(path: Path) -> str:
-    """Paths in diagnostics: relative to the current folder when under it."""
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def load_project(config: ProjectConfig, diagnostics: Diagnostics) -> LoadedProject:

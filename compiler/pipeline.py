@@ -7,9 +7,9 @@ from pathlib import Path
 
 from integc import ir
 from integc.check import Checker
-from integc.config import ProjectConfig, load_config
+from integc.config import CONFIG_NAME, ProjectConfig, display_path, load_config, locate_project
 from integc.diagnostics import Diagnostics
-from integc.loader import LoadedProject, display_path, load_project
+from integc.loader import LoadedProject, load_project
 from integc.resolve import Resolver
 
 
@@ -29,10 +29,11 @@ def compile_project(path: str | Path, out: str | Path | None = None) -> CompileR
     """
     diagnostics = Diagnostics()
     config = load_config(path, diagnostics, out)
+    config_sources = _config_source(path)
     if config is None:
-        return CompileResult(None, diagnostics, None)
+        return CompileResult(None, diagnostics, None, config_sources)
     loaded = load_project(config, diagnostics)
-    result = CompileResult(None, diagnostics, config, loaded.texts)
+    result = CompileResult(None, diagnostics, config, {**config_sources, **loaded.texts})
     if not loaded.complete:
         return result
     result.project = _analyse(loaded, config, diagnostics)
@@ -51,6 +52,13 @@ def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnost
         name, version,
         tuple(symbols.types.values()), tuple(symbols.enums.values()), tuple(symbols.systems.values()), flows,
         tuple(ir.SourceFile(path, digest) for path, digest in sorted(loaded.hashes.items())))
+
+
+def _config_source(path: str | Path) -> dict[str, str]:
+    config_file = locate_project(path)[0] / CONFIG_NAME
+    if not config_file.is_file():
+        return {}
+    return {display_path(config_file): config_file.read_text(encoding="utf-8", errors="replace")}
 
 
 def _default_package(root: Path) -> str:

@@ -1,0 +1,130 @@
+"""The only module that writes build output to disk.
+
+A build is written into a fresh folder beside the output folder, then
+swapped in with renames, so the output folder always holds one complete
+build: a failed or interrupted build leaves the previous one in place, and of
+two concurrent builds the last swap wins whole. Files that integc did not
+write (absent from the previous `integc-manifest.json`) are carried over
+untouched; files the previous build wrote are replaced.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from contextlib import contextmanager
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from integc import __version__
+from integc.targets import Artifact
+
+MANIFEST = "integc-manifest.json"
+
+
+class OutputError(Exception):
+    """The output folder cannot be used (exists as a file, not writable...)."""
+
+
+def manifest_bytes(artifacts: list[Artifact], inputs: dict[str, str]) -> bytes:
+    manifest = {
+        "compiler": {"name": "integc", "version": __version__},
+        "inputs": {path: {"sha256": digest} for path, digest in sorted(inputs.items())},
+        "outputs": {a.path: {"sha256": hashlib.sha256(a.content).hexdigest(), "bytes": len(a.content)}
+                    for a in sorted(artifacts, key=lambda a: a.path)},
+    }
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def previous_outputs(out: Path) -> set[str]:
+    """The files the previous build wrote, from its manifest (empty when there is none)."""
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        return {p for p in data.get("outputs", {}) if _safe_relative(p)}
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
+def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) -> list[str]:
+    """Write the artifacts and the manifest as one atomic replacement of `out`."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    all_files = sorted(artifacts, key=lambda a: a.path) + [Artifact(MANIFEST, manifest_bytes(artifacts, inputs))]
+    for artifact in all_files:
+        if not _safe_relative(artifact.path):
+            raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
+    try:
+        for artifact in all_files:
+            target = staging / artifact.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.content)
+        _fsync_tree(staging)
+        with _exclusive(out.parent):
+            _carry_over_foreign_files(out, staging, {a.path for a in all_files})
+            _swap(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [a.path for a in all_files]
+
+
+@contextmanager
+def _exclusive(folder: Path):
+    """Serialise swaps into one folder (concurrent builds): an flock on the folder itself."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _carry_over_foreign_files(out: Path, staging: Path, written: set[str]) -> None:
+    """Keep what the user put in the output folder; drop what integc wrote last time."""
+    if not out.is_dir():
+        return
+    ours = previous_outputs(out) | {MANIFEST}
+    for path in sorted(out.rglob("*")):
+        if path.is_dir() and not path.is_symlink():
+            continue
+        relative = path.relative_to(out).as_posix()
+        if relative in ours or relative in written:
+            continue
+        destination = staging / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            os.symlink(os.readlink(path), destination)
+        else:
+            shutil.copy2(path, destination)
+
+
+def _swap(staging: Path, out: Path) -> None:
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rmdir(retired)
+    os.rename(out, retired)
+    try:
+        os.rename(staging, out)
+    except OSError:
+        os.rename(retired, out)  # put the previous build back
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _safe_relative(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in path \
+        and "\x00" not in path and not (len(path) > 1 and path[1] == ":")
