@@ -26,7 +26,7 @@ DEFAULT_MAX_DEPTH = 128
 # an expression or type is, whatever the file's structure around it.
 _NESTING_RULES = frozenset({
     "binary", "unary", "member", "call", "if_expr", "match_expr", "match_arm", "each_expr",
-    "record_expr", "type_ref", "list_value", "object_value", "assignment",
+    "record_expr", "type_ref", "list_value", "object_value", "assignment", "paren",
 })
 
 _TERMINAL_WORDS = {
@@ -350,6 +350,15 @@ class _ToAst(Transformer):
         return tuple(children)
 
     @v_args(meta=True)
+    def auth_settings(self, meta, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def auth_setting(self, meta, children):
+        key, value = children
+        return s.Setting(s.Name(str(key), self._tok_span(key)), _as_value(value), self._span(meta))
+
+    @v_args(meta=True)
     def setting(self, meta, children):
         return s.Setting(children[0], _as_value(children[1]), self._span(meta))
 
@@ -457,6 +466,9 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def ref(self, meta, children):
         return s.Ref(children[0], children[0].span)
+
+    def paren(self, children):
+        return children[0]
 
     @v_args(meta=True)
     def member(self, meta, children):
