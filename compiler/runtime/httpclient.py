@@ -28,6 +28,25 @@ _STALE_ERRORS = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionRese
                  ConnectionAbortedError, http.client.BadStatusLine)
 
 
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
+def _quickack(conn: http.client.HTTPConnection) -> None:
+    """Ask Linux to ACK the answer's first segment at once.
+
+    Many servers write the status line/headers and the body in two writes with
+    Nagle's algorithm on; against our delayed ACK that costs ~40 ms per
+    request on a keep-alive connection. Quick-ack removes the stall.
+    """
+    sock = conn.sock
+    if _TCP_QUICKACK is None or sock is None:
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+    except OSError:
+        pass
+
+
 class TransportError(Exception):
     """No HTTP response: connection refused/reset/dropped, timeout, TLS or protocol error.
 
@@ -201,6 +220,7 @@ class HttpClient:
             try:
                 conn.request(method, target, body=body, headers=hdrs)
                 sent = True
+                _quickack(conn)
                 resp = conn.getresponse()
                 data = resp.read(max_body + 1)
                 if len(data) > max_body:
