@@ -106,6 +106,9 @@ def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
         key_path = ".".join(str(p) for p in error.absolute_path)
         where = f"`{key_path}`: " if key_path else ""
         last_key = str(error.absolute_path[-1]) if error.absolute_path else None
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            unexpected = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            last_key = unexpected[0] if unexpected else last_key
         diagnostics.report("E0403", f"invalid integc.toml: {where}{error.message}",
                            key_span(config_file, last_key, text))
     return None if errors else raw
