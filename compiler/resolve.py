@@ -32,7 +32,7 @@ AUTH_SETTINGS = {
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ANNOTATIONS = ("key", "readonly", "length", "range", "pattern", "pii", "deprecated", "example")
 _PATH_PARAM = re.compile(r"\{([^{}]*)\}")
-_NAME_IN_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass
@@ -98,6 +98,7 @@ class Resolver:
         return self.symbols
 
     def _gather(self) -> None:
+        folded: dict[str, s.Name] = {}
         for module in self._modules:
             for declaration in module.declarations:
                 if isinstance(declaration, s.Package):
@@ -114,9 +115,26 @@ class Resolver:
                 if first is not None:
                     self._duplicate(name, first.name, "declared")
                     continue
+                if not self._usable_as_file_name(name, folded):
+                    continue
                 self.symbols.declarations[name.text] = declaration
                 if isinstance(declaration, s.Flow):
                     self.symbols.flows.append(declaration)
+
+    def _usable_as_file_name(self, name: s.Name, folded: dict[str, s.Name]) -> bool:
+        """Declarations name output files: plain identifiers, distinct ignoring case."""
+        if not _IDENTIFIER.match(name.text):
+            self._d.report("E0801", f"`{name.text}` cannot name an output file", name.span,
+                           help="declarations are named with letters, digits and `_`")
+            return False
+        other = folded.get(name.text.casefold())
+        if other is not None:
+            self._d.report("E0801", f"`{name.text}` and `{other.text}` differ only in letter case; their output "
+                                    f"files would collide on case-insensitive file systems", name.span,
+                           notes=(Note(other.span, f"`{other.text}` declared here"),))
+            return False
+        folded[name.text.casefold()] = name
+        return True
 
     def _package(self, declaration: s.Package, module: s.Module) -> None:
         if self.symbols.package is not None:
@@ -136,6 +154,7 @@ class Resolver:
     def _unique_members(self, system: s.System, cls) -> list:
         """The members of one kind, a second one with the same name reported."""
         seen: dict[str, s.Name] = {}
+        folded: dict[str, s.Name] = {}
         unique = []
         for member in system.members:
             if not isinstance(member, cls):
@@ -144,6 +163,12 @@ class Resolver:
                 self._duplicate(member.name, seen[member.name.text])
                 continue
             seen[member.name.text] = member.name
+            if cls is s.Entity and not self._usable_as_file_name(member.name, folded):
+                continue
+            if cls is s.Event and not _IDENTIFIER.match(member.name.text):
+                self._d.report("E0209", f"event name `{member.name.text}` must be an identifier",
+                               member.name.span)
+                continue
             unique.append(member)
         return unique
 
@@ -578,6 +603,9 @@ class Resolver:
                 ids.setdefault(op_id, expose.origin)
         operations = []
         for op in (m for m in decl.members if isinstance(m, s.Operation)):
+            if not _IDENTIFIER.match(op.name.text):
+                self._d.report("E0209", f"operation name `{op.name.text}` must be an identifier", op.name.span)
+                continue
             if op.name.text in ids:
                 self._d.report("E0202", f"operationId `{op.name.text}` is defined twice in system "
                                         f"`{decl.name.text}`", op.name.span,
@@ -608,7 +636,7 @@ class Resolver:
                 continue
             declared[param.name.text] = param
         for name in in_path:
-            if not _NAME_IN_PATH.match(name):
+            if not _IDENTIFIER.match(name):
                 self._d.report("E0209", f"`{{{name}}}` is not a valid path parameter name", op.path.span)
                 ok = False
             elif name not in declared or name == "body":
