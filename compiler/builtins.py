@@ -13,9 +13,9 @@ from typing import Callable
 from integc import ir
 from integc.typerules import unify
 
-_STRINGLIKE = {"string", "email", "url", "uuid", "enum"}
+_STRINGLIKE = {"string", "email", "url", "uuid"}
 _NUMERIC = {"int", "decimal", "float"}
-_SCALAR = _STRINGLIKE | _NUMERIC | {"bool", "date", "datetime", "duration"}
+_SCALAR = _STRINGLIKE | _NUMERIC | {"enum", "bool", "date", "datetime", "duration"}
 
 @dataclass(frozen=True)
 class Builtin:

@@ -449,7 +449,7 @@ class Checker:
 
     def _arithmetic(self, e: s.Binary, left: ir.Expr, right: ir.Expr, optional: bool) -> ir.Expr | None:
         kinds = {left.type.kind, right.type.kind}
-        if e.op == "+" and kinds <= STRINGLIKE | {"enum"}:
+        if e.op == "+" and kinds <= STRINGLIKE:
             return ir.Binary("+", left, right, STRING, optional, e.span)
         if not kinds <= NUMERIC:
             text_side = next((side for side in (left, right) if side.type.kind in STRINGLIKE), None)
@@ -654,8 +654,9 @@ def _describe(t: ir.TypeRef) -> str:
 
 
 def _conversion_help(src: ir.TypeRef, dst: ir.TypeRef) -> str | None:
-    if dst.kind == "string" and src.kind in NUMERIC | {"bool"}:
-        return "convert it with to_string(...)"
+    if dst.kind == "string" and src.kind in NUMERIC | {"bool", "enum"}:
+        return "convert it with to_string(...)" + (" (its wire value), or translate it with `match`"
+                                                   if src.kind == "enum" else "")
     if dst.kind in ("email", "url", "uuid") and src.kind == "string":
         return f"a plain string is not {'an' if dst.kind[0] in 'aeiou' else 'a'} {dst.kind}; read it from " \
                f"a field of type {dst.kind}"

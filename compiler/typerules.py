@@ -17,7 +17,7 @@ def assignable(src: ir.TypeRef, dst: ir.TypeRef) -> bool:
         return True
     if src.kind == "int" and dst.kind in ("decimal", "float"):
         return True
-    return dst.kind == "string" and (src.kind in STRINGLIKE or src.kind == "enum")
+    return dst.kind == "string" and src.kind in STRINGLIKE
 
 
 def unify(a: ir.TypeRef, b: ir.TypeRef) -> ir.TypeRef | None:
@@ -27,6 +27,6 @@ def unify(a: ir.TypeRef, b: ir.TypeRef) -> ir.TypeRef | None:
         return a
     if assignable(a, b):
         return b
-    if a.kind in STRINGLIKE | {"enum"} and b.kind in STRINGLIKE | {"enum"}:
+    if a.kind in STRINGLIKE and b.kind in STRINGLIKE:
         return STRING
     return None
