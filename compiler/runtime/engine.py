@@ -55,11 +55,13 @@ class RunSummary:
     not_processed: int = 0
     retries: int = 0
     source_error: str | None = None
+    interrupted: bool = False
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.halted == 0 and self.source_error is None
+        """No halt, the source was read to the end, and the run was not cut short."""
+        return self.halted == 0 and self.source_error is None and not self.interrupted
 
     @property
     def accounted(self) -> int:
@@ -200,7 +202,7 @@ class FlowEngine:
                 extra: dict | None = None) -> _Prepared:
         p = _Prepared(record=record, received=received or time.monotonic(),
                       key=self.source_key(record), extra=extra or {})
-        if self.halted.is_set():
+        if self.halted.is_set() or self.stop_event.is_set():
             p.done = self._not_processed(p)
             return p
         if not isinstance(record, dict):
@@ -233,7 +235,7 @@ class FlowEngine:
     def deliver(self, p: _Prepared) -> Outcome:
         if p.done is not None:
             return p.done
-        if self.halted.is_set():
+        if self.halted.is_set() or self.stop_event.is_set():
             return self._not_processed(p)
         assert p.mapped is not None
         lock = self._key_locks[zlib.crc32(str(p.key).encode("utf-8", "replace")) % _KEY_STRIPES]
@@ -258,9 +260,12 @@ class FlowEngine:
 
     def _not_processed(self, p: _Prepared) -> Outcome:
         self._count("not_processed")
-        log_event(log, logging.WARNING, "record not processed: the flow halted before it",
-                  flow=self.flow, key=p.key, outcome=NOT_PROCESSED, reason=self.halt_reason,
-                  **p.extra)
+        if self.halted.is_set():
+            msg, reason = "record not processed: the flow halted before it", self.halt_reason
+        else:
+            msg, reason = "record not processed: the flow is stopping", "shutdown"
+        log_event(log, logging.WARNING, msg, flow=self.flow, key=p.key, outcome=NOT_PROCESSED,
+                  reason=reason, **p.extra)
         return Outcome(NOT_PROCESSED, key=p.key)
 
     def _fail(self, p: _Prepared, error: str, *, attempts: int, status: int | None,
@@ -522,7 +527,10 @@ class FlowEngine:
             with self._lock:
                 self._run = None
         run.duration_s = round(time.monotonic() - started, 3)
-        result = "halted" if run.halted else ("source_error" if run.source_error else "ok")
+        if self.stop_event.is_set() and not run.halted:
+            run.interrupted = True
+        result = ("halted" if run.halted else "source_error" if run.source_error
+                  else "interrupted" if run.interrupted else "ok")
         self.metrics.run(result)
         if result == "ok":
             self.metrics.last_success.set_to_current_time()

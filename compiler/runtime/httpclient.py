@@ -47,6 +47,38 @@ def _quickack(conn: http.client.HTTPConnection) -> None:
         pass
 
 
+class _Conn(http.client.HTTPConnection):
+    """HTTPConnection with TCP_NODELAY that sends headers and a bytes body in one write."""
+
+    def connect(self) -> None:
+        super().connect()
+        _nodelay(self.sock)
+
+    def _send_output(self, message_body=None, encode_chunked=False):  # noqa: ANN001
+        if isinstance(message_body, bytes) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            msg = b"\r\n".join(self._buffer) + message_body
+            del self._buffer[:]
+            self.send(msg)
+            return
+        super()._send_output(message_body, encode_chunked=encode_chunked)
+
+
+class _TlsConn(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _nodelay(self.sock)
+
+    _send_output = _Conn._send_output
+
+
+def _nodelay(sock) -> None:  # noqa: ANN001
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
+
+
 class TransportError(Exception):
     """No HTTP response: connection refused/reset/dropped, timeout, TLS or protocol error.
 
@@ -150,9 +182,8 @@ class HttpClient:
     # -- pool ---------------------------------------------------------------
     def _new_connection(self) -> http.client.HTTPConnection:
         if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout_s,
-                                               context=self.ssl_context)
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
+            return _TlsConn(self.host, self.port, timeout=self.timeout_s, context=self.ssl_context)
+        return _Conn(self.host, self.port, timeout=self.timeout_s)
 
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:

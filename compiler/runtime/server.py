@@ -272,6 +272,11 @@ class _Handler(BaseHTTPRequestHandler):
                 on_done[i]()
         body = {"accepted": len(records), "written": counts[WRITTEN],
                 "dead_lettered": counts[DEAD_LETTERED], "skipped": counts[SKIPPED]}
+        if counts[NOT_PROCESSED] and not counts[HALTED] and not eng.halted.is_set():
+            self._problem(503, "unavailable",
+                          f"{counts[NOT_PROCESSED]} of {len(records)} record(s) were not processed: "
+                          "the flow is shutting down; send them again", {"Retry-After": "5"})
+            return
         if counts[HALTED] or counts[NOT_PROCESSED]:
             self._problem(500, "flow halted",
                           f"{counts[HALTED] + counts[NOT_PROCESSED]} of {len(records)} record(s) "
