@@ -775,9 +775,60 @@ def _schedule(flow: Flow, diagnostics: Diagnostics) -> tuple[bool, str | None]:
     return True, cron
 
 
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def _dns_subdomain(text: str) -> bool:
+    return len(text) <= 253 and re.fullmatch(DNS_SUBDOMAIN, text) is not None
+
+
+def _label_key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and not _dns_subdomain(prefix):
+        return f"its prefix `{prefix}` is not a DNS subdomain"
+    if len(name) > 63 or not _LABEL_NAME.match(name):
+        return "a label name is 1 to 63 letters, digits, `-`, `_` and `.`, starting and ending alphanumeric"
+    return None
+
+
+def check_systems(project: Project, diagnostics: Diagnostics) -> None:
+    """Report (E0209) what the sources allow but Kubernetes cannot name: Secret names of the
+    systems that flows with a workload call, and every `k8s { ... }` location."""
+    used = {name for flow in project.flows if flow.trigger.kind != "manual" for name in flow_systems(flow)}
+    for system in project.systems:
+        secret = system.auth.secret
+        if system.name in used and system.auth.kind != "none" and secret and not _dns_subdomain(secret):
+            diagnostics.report(
+                "E0209", f"system `{system.name}`: secret `{secret}` cannot be the name of a Kubernetes Secret",
+                system.auth.origin,
+                help="a Secret name is lower-case letters, digits, `-` and `.` (a DNS subdomain), "
+                     "e.g. " + f"`{dns_name(secret, 253)}`")
+        deploy = system.deploy
+        if deploy is None:
+            continue
+        if deploy.namespace is not None and (len(deploy.namespace) > 63
+                                             or not re.fullmatch(DNS_LABEL, deploy.namespace)):
+            diagnostics.report(
+                "E0209", f"system `{system.name}`: `{deploy.namespace}` is not a Kubernetes namespace name",
+                deploy.origin, help="a namespace is 1 to 63 lower-case letters, digits and `-` (a DNS label)")
+        for key, value in deploy.labels:
+            problem = _label_key_problem(key)
+            if problem is not None:
+                diagnostics.report("E0209", f"system `{system.name}`: `{key}` is not a Kubernetes label key: "
+                                            f"{problem}", deploy.origin)
+            if len(value) > 63 or not _LABEL_VALUE.match(value):
+                diagnostics.report(
+                    "E0209", f"system `{system.name}`: label `{key}` has a value Kubernetes does not accept: "
+                             f"`{value}`", deploy.origin,
+                    help="a label value is at most 63 letters, digits, `-`, `_` and `.`, "
+                         "starting and ending alphanumeric")
+
+
 def manifests(project: Project, options: dict, diagnostics: Diagnostics) -> dict[str, tuple[dict, str]]:
     """(document, header comment) of every file under deploy/k8s/ by its path, kustomization included."""
     options = _merge_options(options)
+    check_systems(project, diagnostics)
     out: dict[str, tuple[dict, str]] = {}
     taken: dict[str, Flow] = {}
     manual: list[str] = []

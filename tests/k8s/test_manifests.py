@@ -262,3 +262,26 @@ def test_bundle_holds_the_mapping_target_module(kh, monkeypatch):
     expected = render_module(project, flow)
     expected = expected.decode() if isinstance(expected, bytes) else expected
     assert config_map["data"]["mapping.py"] == expected
+
+
+def test_every_configmap_is_a_bundle_the_runtime_loads(kh, tmp_path):
+    """The ConfigMap's files, as mounted at /etc/integc/<flow>, load in the runtime."""
+    from integc.runtime.bundle import load_bundle
+
+    if not kh.HAVE_MAPPING:
+        pytest.skip("the mapping target (integc.targets.mapping.render_module) is not there yet")
+    project, files = example(kh, "order-to-cash")
+    loaded = 0
+    for path, content in files.items():
+        if not path.endswith("/configmap.yaml"):
+            continue
+        config_map = load_all(content)[0]
+        flow = config_map["metadata"]["annotations"]["integc.dev/flow"]
+        folder = tmp_path / flow
+        folder.mkdir()
+        for name, text in config_map["data"].items():
+            (folder / name).write_text(text, encoding="utf-8")
+        bundle_ = load_bundle(folder)
+        assert bundle_.flow == flow
+        loaded += 1
+    assert loaded == sum(f.trigger.kind != "manual" for f in project.flows)

@@ -162,3 +162,29 @@ def test_bad_cidr_option_is_e0403(compile_text, kh):
     """)
     artifacts, diagnostics = kh.emit(TARGET, project, {"external_egress": {"cidrs": ["300.1.1.1/8"]}})
     assert [d.code for d in diagnostics.items] == ["E0403"] and artifacts == []
+
+
+def test_names_kubernetes_cannot_use_are_e0209(compile_text, kh):
+    project = compile_text("""
+        package demo.bad version "1.0.0"
+        system a { owner "a@x.example" base_url "http://a:8080" auth bearer { secret "A_Token" }
+          k8s { namespace "Bad_NS" labels { "a b": "c d", "example.com/ok": "fine" } }
+          entity E { id: string @key } expose E at "/e" { list, get, create, update } }
+        system unused { owner "u@x.example" base_url "https://u.example" auth bearer { secret "Not_Used" }
+          entity U { id: string @key } expose U at "/u" { list, get, create, update } }
+        flow f { from a.E to a.E trigger schedule every 1h map { id = id } retry 2 }
+        flow g { from unused.U to unused.U trigger manual "by hand" map { id = id } }
+    """)
+    _, diagnostics = kh.emit(TARGET, project)
+    messages = sorted(d.message for d in diagnostics.items)
+    assert {d.code for d in diagnostics.items} == {"E0209"}
+    assert messages == sorted([
+        "system `a`: secret `A_Token` cannot be the name of a Kubernetes Secret",
+        "system `a`: `Bad_NS` is not a Kubernetes namespace name",
+        "system `a`: `a b` is not a Kubernetes label key: a label name is 1 to 63 letters, digits, "
+        "`-`, `_` and `.`, starting and ending alphanumeric",
+        "system `a`: label `a b` has a value Kubernetes does not accept: `c d`",
+    ])
+    a = project.system("a")
+    spans = {d.span for d in diagnostics.items}
+    assert spans == {a.auth.origin, a.deploy.origin}
