@@ -328,7 +328,8 @@ class FlowEngine:
                 resp = side.client.request(method, path, query=query, body=body, headers=hdrs)
             except TransportError as exc:
                 self.metrics.http(side.system, method, exc.kind, time.monotonic() - start)
-                raise _Attempt(f"{side.system}: {exc}", retryable=True, ambiguous=exc.sent) from None
+                raise _Attempt(f"{side.system}: {exc}", retryable=exc.retryable,
+                               ambiguous=exc.sent) from None
             self.metrics.http(side.system, method, str(resp.status), resp.elapsed_s)
             if resp.status == 401 and side.auth.refreshable and not refreshed:
                 try:

@@ -86,10 +86,11 @@ class TransportError(Exception):
     may have happened even though no answer came back).
     """
 
-    def __init__(self, kind: str, message: str, *, sent: bool):
+    def __init__(self, kind: str, message: str, *, sent: bool, retryable: bool = True):
         super().__init__(message)
         self.kind = kind
         self.sent = sent
+        self.retryable = retryable
 
 
 @dataclass
@@ -281,6 +282,11 @@ class HttpClient:
                 conn.close()
                 raise TransportError("timeout", f"{method} {target}: no answer within "
                                      f"{self.timeout_s:g}s", sent=sent) from None
+            except ssl.SSLCertVerificationError as exc:
+                conn.close()
+                raise TransportError("tls", f"{method} {target}: TLS certificate not accepted "
+                                     f"({exc.verify_message or exc.reason})", sent=False,
+                                     retryable=False) from None
             except ssl.SSLError as exc:
                 conn.close()
                 raise TransportError("tls", f"{method} {target}: TLS error ({exc.reason or exc})",

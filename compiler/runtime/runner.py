@@ -61,7 +61,9 @@ class FlowRunner:
                  host: str | None = None, dead_letter_dir: Path | str | None = None,
                  stop_event: threading.Event | None = None,
                  environ: Mapping[str, str] | None = None, concurrency: int | None = None,
-                 page_size: int | None = None, timeout_s: float | None = None):
+                 page_size: int | None = None, timeout_s: float | None = None,
+                 expect_flow: str | None = None):
+        self.expect_flow = expect_flow
         self.environ = os.environ if environ is None else environ
         self._bundle_arg = bundle
         self.once = once
@@ -85,6 +87,9 @@ class FlowRunner:
         env = self.environ
         b = self._bundle_arg
         self.bundle = b if isinstance(b, Bundle) else load_bundle(Path(b))
+        if self.expect_flow is not None and self.expect_flow != self.bundle.flow:
+            raise ConfigError(f"the bundle in {self.bundle.directory} is flow "
+                              f"{self.bundle.flow!r}, not {self.expect_flow!r}")
         if self._port_arg is not None:
             port = int(self._port_arg)
             if not 0 <= port <= 65535:
@@ -266,19 +271,19 @@ class FlowRunner:
 
 def run_flow(bundle_dir: Path, *, once: bool, port: int | None,
              dead_letter_dir: Path | None, stop_event: threading.Event | None = None,
-             concurrency: int | None = None) -> int:
+             concurrency: int | None = None, flow: str | None = None) -> int:
     """Run the flow in ``bundle_dir`` until it ends (``--once``) or is stopped; return the exit code.
 
     0: finished or stopped cleanly (records may have been dead-lettered or
     skipped, as declared). 1: halted by ``on_error halt``, source unreadable in
     a one-off run, or the dead-letter file unwritable. 2: bad bundle, missing
-    secret, bad option or port in use. SIGTERM and SIGINT stop it gracefully
-    when called from the main thread.
+    secret, bad option, port in use, or ``flow`` given and not the bundle's flow.
+    SIGTERM and SIGINT stop it gracefully when called from the main thread.
     """
     configure_logging()
     stop = stop_event or threading.Event()
     runner = FlowRunner(bundle_dir, once=once, port=port, dead_letter_dir=dead_letter_dir,
-                        stop_event=stop, concurrency=concurrency)
+                        stop_event=stop, concurrency=concurrency, expect_flow=flow)
     previous: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
         def _on_signal(signum, frame):  # noqa: ARG001

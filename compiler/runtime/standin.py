@@ -17,6 +17,7 @@ import base64
 import json
 import secrets as _secrets
 import socket
+import ssl
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -113,7 +114,9 @@ class StandIn:
 
     def __init__(self, collection_path: str, key_field: str, *, records: list[dict] | None = None,
                  auth: AuthCheck | None = None, fault: FaultHook | None = None,
-                 max_limit: int = 1000, base_path: str = ""):
+                 max_limit: int = 1000, base_path: str = "",
+                 ssl_context: "ssl.SSLContext | None" = None):
+        self.ssl_context = ssl_context
         self.collection_path = collection_path.rstrip("/")
         self.key_field = key_field
         self.base_path = base_path.rstrip("/")
@@ -151,6 +154,9 @@ class StandIn:
                 outer._handle(self, "DELETE")
 
         self._server = _Server(("127.0.0.1", 0), Handler)
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(self._server.socket,
+                                                               server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True,
                                         name="standin")
@@ -164,7 +170,8 @@ class StandIn:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.base_path}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self.base_path}"
 
     def stop(self) -> None:
         if self._server is not None:

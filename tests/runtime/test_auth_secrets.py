@@ -214,3 +214,68 @@ def test_secret_value_redacted_even_in_exceptions(logs):
     assert "hunter2-hunter2" not in logs.text
     assert logs.text.count("***") >= 2
     json.loads(logs.text.splitlines()[0])
+
+
+def _openssl(*args, cwd):
+    import subprocess
+
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def pki(tmp_path):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI)."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available")
+    d = tmp_path / "pki"
+    d.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+             "-subj", "/CN=integc test CA", cwd=d)
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN=integc {name}", cwd=d)
+        (d / f"{name}.ext").write_text(ext + "\n")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
+                 cwd=d)
+    return d
+
+
+def test_mtls_client_certificate(systems, bundle, environ, bounded, pki, h, tmp_path):
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "server.crt", pki / "server.key")
+    ctx.load_verify_locations(pki / "ca.crt")
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    src, _ = systems(30)
+    tgt = StandIn("/accounts", "account_id", ssl_context=ctx).start()
+    try:
+        # files mounted like the manifests do, except the key, given through the environment
+        sdir = tmp_path / "secrets" / "wh-client-cert"
+        sdir.mkdir(parents=True)
+        (sdir / "tls.crt").write_bytes((pki / "client.crt").read_bytes())
+        (sdir / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
+        environ["INTEGC_SECRET_WH_CLIENT_CERT_TLS_KEY"] = (pki / "client.key").read_text()
+        doc = h.flow_doc(src.base_url, tgt.base_url)
+        doc["target"]["auth"] = {"kind": "mtls", "secret": "wh-client-cert"}
+        runner = FlowRunner(bundle(doc), once=True, environ=environ,
+                            dead_letter_dir=tmp_path / "dl")
+        assert bounded.run(runner) == 0
+        assert len(tgt.store) == 30
+
+        # without the secret's CA the server is not trusted: a TLS failure, not retried
+        doc["target"]["auth"] = {"kind": "none"}
+        environ["INTEGC_SECRETS_DIR"] = str(tmp_path / "secrets")
+        runner = FlowRunner(bundle(doc), once=True, environ=environ,
+                            dead_letter_dir=tmp_path / "dl2")
+        assert bounded.run(runner) == 0
+        assert runner.summary.dead_lettered == 30 and runner.summary.retries == 0
+        letters = (tmp_path / "dl2" / "sync_customers.jsonl").read_text()
+        assert "certificate" in letters
+    finally:
+        tgt.stop()

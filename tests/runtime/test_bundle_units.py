@@ -191,3 +191,14 @@ def test_write_bundle_round_trip(tmp_path, h):
                      tmp_path / "deep" / "b")
     assert json.loads((d / "flow.json").read_text())["flow"] == "sync_customers"
     assert (d / "mapping.py").read_text() == h.MAPPING_SOURCE
+
+
+def test_run_flow_checks_the_flow_name(systems, monkeypatch, tmp_path, h):
+    src, tgt = systems(1)
+    for k, v in h.SECRETS.items():
+        monkeypatch.setenv(k, v)
+    b = write_bundle(h.flow_doc(src.base_url, tgt.base_url), h.MAPPING_SOURCE, tmp_path / "b")
+    assert run_flow(b, once=True, port=None, dead_letter_dir=tmp_path / "dl", flow="other") == 2
+    assert tgt.store == {}
+    assert run_flow(b, once=True, port=None, dead_letter_dir=tmp_path / "dl",
+                    flow="sync_customers") == 0
