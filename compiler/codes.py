@@ -212,11 +212,12 @@ provide its value at run time. The diagnostic never repeats the value.
 base_url "https://admin:hunter2@crm.example/api"
 """),
     _entry("E0701", "schedule not expressible", """
-`schedule every D` becomes a Kubernetes CronJob, whose cron expression can
-only express intervals that divide an hour evenly in minutes (1m..60m), a day
-evenly in hours (1h..24h), or whole days up to 31d, aligned to the start of
-the hour or day. Other intervals (90m, 7h, under a minute) are refused here;
-use `schedule cron "..."` to say exactly when.
+`schedule every D` becomes a Kubernetes CronJob, and a cron expression fires
+exactly every D only when D divides an hour evenly in whole minutes (1m..30m,
+60m), divides a day evenly in whole hours (1h..12h, 24h), or is 1d or 7d
+(aligned to the start of the hour, the day, or Sunday 00:00). Other intervals
+(90m, 7h, 2d, under a minute) are refused; use `schedule cron "..."` to say
+exactly when.
 """, """
 trigger schedule every 90m
 """),

@@ -24,6 +24,7 @@ _BUILTIN = {
     "jsonschema": "integc.targets.jsonschema",
     "mapping": "integc.targets.mapping",
     "k8s": "integc.targets.k8s",
+    "graph": "integc.targets.graph",
 }
 
 
