@@ -343,9 +343,11 @@ class FlowEngine:
     def _error(self, side: _Side, method: str, path: str, resp: HttpResponse) -> _Attempt:
         retryable = is_retryable_status(resp.status)
         retry_after = parse_retry_after(resp.header("retry-after")) if retryable else None
+        # A request re-sent after its keep-alive connection dropped may have been
+        # applied by the first send: that makes the write ambiguous too.
         return _Attempt(f"HTTP {resp.status} from {side.system} {method} {path}: "
                         f"{resp.problem_text()}", retryable=retryable, status=resp.status,
-                        retry_after=retry_after)
+                        retry_after=retry_after, ambiguous=resp.resent_on_new_connection)
 
     def _with_retries(self, side: _Side, what: str, fn: Callable[[int, bool], Any], *,
                       stage: str, log_fields: dict) -> tuple[Any, int]:

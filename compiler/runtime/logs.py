@@ -109,6 +109,21 @@ def log_event(logger: logging.Logger, level: int, msg: str, **fields: Any) -> No
     logger.log(level, msg, extra={_FIELDS_ATTR: clean})
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+
 _configured = False
 _configure_lock = threading.Lock()
 
@@ -136,7 +151,7 @@ def configure_logging(level: str | int | None = None, stream: Any = None) -> Non
         _configured = True
         if any(getattr(h, "_integc_json", False) for h in root.handlers):
             return
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
         handler.setFormatter(JsonFormatter())
         handler._integc_json = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -55,6 +55,15 @@ class FlowServer(ThreadingHTTPServer):
         self._seen_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A failure outside a handler (usually a client that went away): one JSON log line."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        level = logging.DEBUG if isinstance(exc, (ConnectionError, TimeoutError)) else logging.ERROR
+        log_event(log, level, "connection error", client=str(client_address[0]),
+                  error=f"{type(exc).__name__}: {exc}")
+
     # in-flight accounting, so a shutdown waits for records being processed
     def enter(self) -> bool:
         with self._cond:
@@ -236,6 +245,13 @@ class _Handler(BaseHTTPRequestHandler):
                 log_event(log, logging.INFO, "request rejected", flow=self.server.engine.flow,
                           status=exc.status, error=exc.detail, path=path)
                 self._problem(exc.status, exc.title, exc.detail)
+            except (ConnectionError, TimeoutError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - answer, never hang up silently
+                log_event(log, logging.ERROR, "internal error", flow=self.server.engine.flow,
+                          error=f"{type(exc).__name__}: {exc}", path=path)
+                self.close_connection = True
+                self._problem(500, "internal error", f"{type(exc).__name__}")
         finally:
             self.server.leave()
 

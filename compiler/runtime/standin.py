@@ -67,6 +67,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    def handle_error(self, request, client_address):  # noqa: ANN001
+        pass  # a client that went away (timeouts, dropped connections) is expected here
+
 
 class _BaseHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
