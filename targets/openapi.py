@@ -12,6 +12,7 @@ name, paths and operations keep the order of the source.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Iterable
@@ -60,28 +61,22 @@ class OpenAPITarget:
 
     def emit(self, project: Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
         fmt = (options or {}).get("format", "yaml")
-        artifacts = []
+        built = []
         for system in project.systems:
             if not system.exposes and not system.operations:
                 continue
             doc = build_document(project, system, diagnostics)
-            if doc is None:
-                continue
-            problem = validation_problem(doc)
+            if doc is not None:
+                built.append((system, doc))
+        artifacts = []
+        results = check_and_serialise([doc for _, doc in built], fmt)
+        for (system, _), (problem, content) in zip(built, results):
             if problem is not None:
                 diagnostics.report(
-                    "E0001", f"the OpenAPI document for system `{system.name}` is invalid: {problem}",
+                    "E0001", f"the OpenAPI document for system `{system.name}` {problem}",
                     system.origin, help="this is a bug in integc's openapi target; please report it")
                 continue
-            try:
-                content = dump_json(doc) if fmt == "json" else dump_yaml(doc)
-            except Exception as error:  # noqa: BLE001 - an emitter failure is an internal error
-                diagnostics.report(
-                    "E0001", f"the OpenAPI document for system `{system.name}` could not be "
-                    f"serialised: {error}", system.origin)
-                continue
-            ext = "json" if fmt == "json" else "yaml"
-            artifacts.append(Artifact(f"openapi/{system.name}.openapi.{ext}", content))
+            artifacts.append(Artifact(f"openapi/{system.name}.openapi.{fmt}", content))
         return artifacts
 
 
@@ -91,18 +86,141 @@ TARGET = OpenAPITarget()
 # ------------------------------------------------------------------ validation
 
 def validation_problem(doc: dict) -> str | None:
-    """None if `doc` is a valid OpenAPI 3.1 document, else the validator's first complaint."""
-    from openapi_spec_validator import OpenAPIV31SpecValidator
-
+    """None if `doc` is a valid OpenAPI 3.1 document, else openapi-spec-validator's first complaint."""
     try:
-        error = next(iter(OpenAPIV31SpecValidator(doc).iter_errors()), None)
+        error = next(iter(_spec_validator_class()(doc).iter_errors()), None)
     except Exception as exc:  # noqa: BLE001 - the validator itself choked: report, never crash
         return f"{type(exc).__name__}: {exc}"
     if error is None:
         return None
     where = "/".join(str(p) for p in getattr(error, "absolute_path", ()) or ())
-    message = getattr(error, "message", str(error))
+    message = getattr(error, "message", None) or str(error)
     return f"{message} (at /{where})" if where else message
+
+
+@functools.lru_cache(maxsize=1)
+def _spec_validator_class():
+    """openapi-spec-validator's OpenAPI 3.1 validator, with its per-schema meta-schema check on
+    jsonschema-rs when that is installed.
+
+    The validator checks every Schema Object against the OAS 3.1 base dialect
+    meta-schema; in pure Python that is about three quarters of its time. The
+    subclass runs that one check, against the very same meta-schema (read from
+    openapi-schema-validator's package) with format assertions, in jsonschema-rs.
+    Every other check is the library's own. Without jsonschema-rs, or if
+    anything about the set-up is not as expected, the stock validator is used.
+    """
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    meta = _rust_dialect_validator()
+    if meta is None:
+        return OpenAPIV31SpecValidator
+    try:
+        from openapi_spec_validator.validation import keywords
+        from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+    except ImportError:
+        return OpenAPIV31SpecValidator
+
+    class SchemaValidator(keywords.OpenAPIV31SchemaValidator):
+        def _validate_schema_meta(self, schema, schema_value):
+            if isinstance(schema_value, dict) and "$schema" in schema_value:
+                return super()._validate_schema_meta(schema, schema_value)  # another dialect
+            error = next(iter(meta.iter_errors(schema_value)), None)
+            if error is None:
+                return None
+            return OpenAPIValidationError(f"{error.message} (in a schema, at /"
+                                          + "/".join(str(p) for p in error.instance_path) + ")")
+
+    class SpecValidator(OpenAPIV31SpecValidator):
+        keyword_validators = {**OpenAPIV31SpecValidator.keyword_validators, "schema": SchemaValidator}
+
+    if SpecValidator.keyword_validators.get("schema") is not SchemaValidator:
+        return OpenAPIV31SpecValidator
+    return SpecValidator
+
+
+def _rust_dialect_validator():
+    """A jsonschema-rs validator of the OAS 3.1 base dialect meta-schema, or None."""
+    try:
+        import jsonschema_rs
+        from importlib.resources import files
+
+        from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID
+
+        root = files("openapi_schema_validator") / "schemas" / "oas3.1"
+        dialect = json.loads((root / "metaschema.json").read_text(encoding="utf-8"))
+        vocabulary = json.loads((root / "vocabularies" / "base").read_text(encoding="utf-8"))
+        if dialect.get("$id") != OAS31_BASE_DIALECT_ID:
+            return None
+        registry = jsonschema_rs.Registry([(dialect["$id"], dialect), (vocabulary["$id"], vocabulary)])
+        validator = jsonschema_rs.validator_for(dialect, registry=registry, validate_formats=True)
+        # A quick self-test: it must tell a good schema from a bad one.
+        if not validator.is_valid({"type": ["string", "null"], "pattern": "^a$"}) or \
+                validator.is_valid({"type": "strin"}) or validator.is_valid({"pattern": "[a"}):
+            return None
+        return validator
+    except Exception:  # noqa: BLE001 - any surprise: fall back to the stock validator
+        return None
+
+
+def check_and_serialise(docs: list[dict], fmt: str) -> list[tuple[str | None, bytes | None]]:
+    """Validate and serialise each document: (None, bytes) or (problem, None), in order.
+
+    Many documents are handled by worker processes (forked; one per CPU) when
+    that is safe: a single-threaded parent on a platform with `fork`.
+    `INTEGC_JOBS=N` sets the number of processes (1: none).
+    """
+    jobs = [(doc, fmt) for doc in docs]
+    workers = _workers(len(jobs))
+    if workers > 1:
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                return list(pool.map(_check_and_serialise, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+        except Exception:  # noqa: BLE001 - no processes to be had: do it here
+            pass
+    return [_check_and_serialise(job) for job in jobs]
+
+
+_PARALLEL_MIN_DOCUMENTS = 12
+
+
+def _workers(n_jobs: int) -> int:
+    import os
+    import threading
+
+    setting = os.environ.get("INTEGC_JOBS", "").strip()
+    if setting.isdigit() and int(setting) >= 1:
+        wanted = int(setting)
+    else:
+        if n_jobs < _PARALLEL_MIN_DOCUMENTS:
+            return 1
+        try:
+            wanted = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            wanted = os.cpu_count() or 1
+        wanted = min(wanted, 8)
+    if wanted <= 1 or n_jobs <= 1 or threading.active_count() > 1:
+        return 1
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(wanted, n_jobs)
+
+
+def _check_and_serialise(job: tuple[dict, str]) -> tuple[str | None, bytes | None]:
+    doc, fmt = job
+    problem = validation_problem(doc)
+    if problem is not None:
+        return f"is invalid: {problem}", None
+    try:
+        return None, dump_json(doc) if fmt == "json" else dump_yaml(doc)
+    except Exception as error:  # noqa: BLE001 - an emitter failure is an internal error
+        return f"could not be serialised: {type(error).__name__}: {error}", None
 
 
 # ------------------------------------------------------------------ serialisation
@@ -172,19 +290,55 @@ def _pyyaml_dumper():
 
 
 def make_pyyaml_dumper(base):
-    """A Dumper class on `base` (yaml.CSafeDumper or yaml.SafeDumper) with integc's rules."""
-    import yaml
+    """A Dumper class on `base` (yaml.CSafeDumper or yaml.SafeDumper) with integc's rules.
+
+    It builds the node graph itself (a fresh node for every value, so there are
+    never anchors or aliases) and remembers, per distinct string, the style and
+    the implicit-tag decision: documents repeat the same keys and values
+    thousands of times, and PyYAML's per-scalar Python work is most of the cost.
+    """
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    str_tag, map_tag, seq_tag = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+    styles: dict[str, str | None] = {}
+    resolved: dict[tuple, str] = {}
 
     class Dumper(base):
         def ignore_aliases(self, data):
             return True
 
+        def resolve(self, kind, value, implicit):
+            if kind is ScalarNode:
+                key = (value, implicit)
+                tag = resolved.get(key)
+                if tag is None:
+                    tag = resolved[key] = base.resolve(self, kind, value, implicit)
+                return tag
+            return base.resolve(self, kind, value, implicit)
+
+        def represent(self, data):
+            self.serialize(self._node(data))
+            self.represented_objects = {}
+            self.object_keeper = []
+            self.alias_key = None
+
+        def _node(self, data):
+            t = type(data)
+            if t is str:
+                style = styles.get(data, 0)
+                if style == 0:
+                    style = styles[data] = _str_style(data)
+                return ScalarNode(str_tag, data, style=style)
+            if t is dict:
+                node = self._node
+                return MappingNode(map_tag, [(node(k), node(v)) for k, v in data.items()], flow_style=False)
+            if t is list or t is tuple:
+                node = self._node
+                return SequenceNode(seq_tag, [node(v) for v in data], flow_style=False)
+            return self.represent_data(data)  # bool, int, float, None: PyYAML's own representers
+
     def represent_str(dumper, data):
-        if _INVISIBLE_RE.search(data) is not None:
-            style = '"'  # so that escape_invisible() may write escapes
-        else:
-            style = "|" if "\n" in data else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+        return dumper.represent_scalar(str_tag, data, style=_str_style(data))
 
     Dumper.add_representer(str, represent_str)
     for tag, pattern, first in (
@@ -193,6 +347,12 @@ def make_pyyaml_dumper(base):
             ("tag:yaml.org,2002:bool", _YAML11_SHORT_BOOL, "yYnN")):
         Dumper.add_implicit_resolver(tag, re.compile(pattern), list(first))
     return Dumper
+
+
+def _str_style(data: str) -> str | None:
+    if _INVISIBLE_RE.search(data) is not None:
+        return '"'  # so that escape_invisible() may write escapes
+    return "|" if "\n" in data else None
 
 
 # Text that a literal block holds exactly: printable characters only, no

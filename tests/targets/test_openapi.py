@@ -699,3 +699,53 @@ def test_big_landscape_emits(tmp_path):
     out, diagnostics = emit(fx.big_project(5, 10))
     assert not diagnostics.has_errors and len(out) == 5
     assert shutil.which  # keep imports used
+
+
+# ---------------------------------------------------------------- validation and workers
+
+def test_worker_processes_give_the_same_result(monkeypatch):
+    serial, _ = emit(fx.rich_project())
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    assert oa._workers(6) in (1, 2)  # 1 only where fork is unavailable or threads run
+    parallel, _ = emit(fx.rich_project())
+    assert parallel == serial
+
+
+def test_worker_processes_report_invalid_documents(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    docs = [doc for _, doc in oa.documents(fx.rich_project())]
+    docs[1] = {**docs[1], "info": {"title": "no version"}}
+    results = oa.check_and_serialise(docs, "yaml")
+    assert [problem is None for problem, _ in results] == [True, False, True, True, True, True]
+    assert "version" in results[1][0] and results[1][1] is None
+
+
+BAD_SCHEMAS = [
+    {"type": "strin"}, {"type": "string", "pattern": "[A-Z"}, {"minLength": -1},
+    {"properties": {"a": {"type": 5}}}, {"required": "x"}, {"items": {"enum": "x"}},
+    {"examples": 5}, {"anyOf": []}, {"readOnly": "yes"}, {"additionalProperties": {"minimum": "1"}},
+    {"discriminator": {"mapping": {}}}, {"externalDocs": {"description": "no url"}},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_SCHEMAS)
+def test_schema_meta_check_matches_the_stock_validator(bad):
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    doc = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {},
+           "components": {"schemas": {"Bad": bad, "Good": {"type": ["string", "null"], "pattern": "^a$"}}}}
+    stock = next(iter(OpenAPIV31SpecValidator(doc).iter_errors()), None)
+    assert stock is not None
+    assert oa.validation_problem(doc) is not None
+    good = {**doc, "components": {"schemas": {"Good": doc["components"]["schemas"]["Good"]}}}
+    assert next(iter(OpenAPIV31SpecValidator(good).iter_errors()), None) is None
+    assert oa.validation_problem(good) is None
+
+
+def test_accelerated_and_stock_validators_agree_on_the_fixtures():
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    for project in (fx.rich_project(), fx.hostile_project()):
+        for _, doc in oa.documents(project):
+            assert next(iter(OpenAPIV31SpecValidator(doc).iter_errors()), None) is None
+            assert oa.validation_problem(doc) is None
