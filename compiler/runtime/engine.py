@@ -522,6 +522,10 @@ class FlowEngine:
             run.source_error = redact(str(exc))
             log_event(log, logging.ERROR, "source read failed", flow=self.flow,
                       system=self.source.system, error=run.source_error)
+        except Exception as exc:  # noqa: BLE001 - report, never a traceback
+            run.source_error = redact(f"internal error while reading: {type(exc).__name__}: {exc}")
+            log_event(log, logging.ERROR, "source read failed", flow=self.flow,
+                      system=self.source.system, error=run.source_error)
         finally:
             for q in queues:
                 q.put(None)

@@ -124,6 +124,14 @@ class FlowRunner:
     # -- running -----------------------------------------------------------------
     def run(self) -> int:
         try:
+            return self._run()
+        except Exception as exc:  # noqa: BLE001 - one JSON line, never a traceback
+            log_event(log, logging.ERROR, "internal error", error=f"{type(exc).__name__}: {exc}",
+                      flow=getattr(self.bundle, "flow", None))
+            return EXIT_FAILED
+
+    def _run(self) -> int:
+        try:
             self._configure()
             assert self.bundle is not None
             self.engine = self._build()

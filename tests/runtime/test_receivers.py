@@ -188,3 +188,49 @@ def test_once_with_webhook_is_a_usage_error(systems, bundle, environ, bounded, h
     runner = FlowRunner(bundle(webhook_doc(h, src, tgt)), once=True, environ=environ,
                         dead_letter_dir=tmp_path / "dl")
     assert bounded.run(runner) == 2
+
+
+def test_real_process_sigterm_and_json_only_stderr(systems, bundle, h, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, tgt = systems(0)
+    b = bundle(webhook_doc(h, src, tgt))
+    env = dict(os.environ, **h.SECRETS, INTEGC_PORT="0", INTEGC_HOST="127.0.0.1",
+               INTEGC_SECRETS_DIR=str(tmp_path / "none"))
+    code = ("import sys; from pathlib import Path; from integc.runtime import run_flow; "
+            f"sys.exit(run_flow(Path({str(b)!r}), once=False, port=None, "
+            f"dead_letter_dir=Path({str(tmp_path / 'dl')!r})))")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    try:
+        port = None
+        deadline = time.monotonic() + 20
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            doc = json.loads(line)
+            if doc["msg"] == "listening":
+                port = doc["port"]
+        assert port, "".join(lines)
+        assert post(port, "/hooks/crm", h.customer(3))[0] == 202
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+    assert proc.returncode == 0
+    assert out == ""
+    lines += err.splitlines()
+    docs = [json.loads(x) for x in lines if x.strip()]  # every stderr line is JSON
+    assert any(d["msg"] == "record written" and d["key"] == "c-00003" for d in docs)
+    assert docs[-1]["msg"] == "flow stopped" and docs[-1]["written"] == 1
+    for secret in h.SECRETS.values():
+        assert secret not in "".join(lines)
