@@ -9,6 +9,8 @@ for timing. `HOSTILE` is text that must survive YAML and JSON unchanged.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from integc.diagnostics import Span
 from integc.ir import (
     Auth, EnumDef, EnumMember, Entity, Expose, Field, Operation, Param, Project, SourceFile,
@@ -414,3 +416,21 @@ def big_project(n_systems: int = 200, n_entities: int = 10) -> Project:
                                   t("entity", f"{name}.Thing00"), doc="Merge two things."),),
             doc=f"System number {s}."))
     return project(*systems, types=types, enums=enums, package="acme.big", version="1.0.0")
+
+
+# ---------------------------------------------------------------- golden files
+
+def check_golden(request, folder: Path, outputs: dict[str, bytes]) -> None:
+    """Compare `outputs` (file name -> bytes) with the files in `folder`; rewrite with --update-golden."""
+    if request.config.getoption("--update-golden"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.iterdir():
+            if stale.name not in outputs:
+                stale.unlink()
+        for name, content in outputs.items():
+            (folder / name).write_bytes(content)
+        return
+    assert folder.is_dir(), f"no golden files in {folder}: run pytest with --update-golden"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(outputs)
+    for name, content in outputs.items():
+        assert (folder / name).read_bytes() == content, f"{name} differs from its golden file"

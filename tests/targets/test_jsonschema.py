@@ -197,3 +197,20 @@ def test_hostile_text_round_trips():
     kind = json.loads(out["schemas/Kind.schema.json"])
     assert kind["description"] == fx.HOSTILE
     Draft202012Validator.check_schema(thing)
+
+
+# ---------------------------------------------------------------- the order-to-cash example
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_example_schemas_match_golden_files(request):
+    from integc.pipeline import compile_project
+
+    result = compile_project(REPO / "examples" / "order-to-cash")
+    assert result.project is not None
+    out = emit(result.project)
+    assert "schemas/crm.Customer.schema.json" in out and "schemas/OrderStatus.schema.json" in out
+    for content in out.values():
+        Draft202012Validator.check_schema(json.loads(content))
+    fx.check_golden(request, REPO / "tests" / "golden" / "schemas", {Path(p).name: c for p, c in out.items()})
