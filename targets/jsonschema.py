@@ -38,6 +38,11 @@ class JSONSchemaTarget:
     }
 
     def emit(self, project: Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
+        named = [("entity", e.qualified_name) for s in project.systems for e in s.entities]
+        named += [("type", t.name) for t in project.types]
+        for f, problem in sc.pattern_problems(project, named):
+            diagnostics.report("E0204", f"the @pattern of field `{f.name}` is {problem}", f.origin,
+                               help="write the pattern in the common subset of Python and ECMA-262")
         artifacts = []
         for system in project.systems:
             for entity in system.entities:

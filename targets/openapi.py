@@ -493,6 +493,10 @@ class _Builder:
                 names["patch"] = self._allocate(e.name + "Patch")
             derived[x.entity] = names
         self.problem_name = self._allocate("Problem", "ProblemDetails")
+        for f, problem in sc.pattern_problems(self.project, self.reachable):
+            self.diagnostics.report("E0204", f"the @pattern of field `{f.name}` is {problem}", f.origin,
+                                    help="write the pattern in the common subset of Python and ECMA-262")
+            self.ok = False
 
         for x in system.exposes:
             self._expose(x, self.entities[x.entity], derived[x.entity])

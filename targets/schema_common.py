@@ -93,6 +93,8 @@ def wire_value(ref: TypeRef, value: object) -> object:
         return iso_duration(value)
     if kind == "decimal" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return _decimal_text(value)
+    if kind == "decimal" and isinstance(value, str) and ("e" in value or "E" in value):
+        return _plain_decimal(value)
     if kind == "list" and isinstance(value, (list, tuple)) and ref.item is not None:
         return [wire_value(ref.item, v) for v in value]
     if kind == "map" and isinstance(value, dict) and ref.item is not None:
@@ -106,9 +108,18 @@ def _decimal_text(value: int | float) -> str:
     if isinstance(value, int):
         return str(value)
     text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(value, "f")
-    return text
+    return _plain_decimal(text) if "e" in text or "E" in text else text
+
+
+def _plain_decimal(text: str) -> str:
+    """"1E+3" -> "1000", "1e-07" -> "0.0000001": decimals on the wire have no exponent."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    return format(number, "f") if number.is_finite() else text
 
 
 # ------------------------------------------------------------------ schemas
@@ -254,6 +265,54 @@ def enum_schema(enum: EnumDef) -> dict:
     if any(m.description for m in enum.members):
         schema["x-enum-descriptions"] = [m.description or "" for m in enum.members]
     return ordered(schema)
+
+
+# ------------------------------------------------------------------ patterns
+
+def regex_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a portable JSON Schema regular expression, or None.
+
+    JSON Schema patterns are ECMA-262 regular expressions, and the tools that
+    read the outputs (JavaScript linters, code generators, jsonschema-rs) use
+    that dialect: Python-only syntax such as `(?P<name>...)`, `\\Z`, `\\A`,
+    inline flags `(?i)` or possessive quantifiers is refused there. Checked
+    with jsonschema-rs's `regex` format when it is installed; without it,
+    nothing is reported (Python's `re` has already accepted the pattern).
+    """
+    validator = _regex_format_validator()
+    if validator is None or validator.is_valid(pattern):
+        return None
+    return ("not an ECMA-262 regular expression, the dialect JSON Schema uses "
+            "(Python-only syntax such as (?P<name>...), \\A, \\Z, (?i) or a++ is not portable)")
+
+
+_REGEX_VALIDATOR: list = []
+
+
+def _regex_format_validator():
+    if not _REGEX_VALIDATOR:
+        try:
+            import jsonschema_rs
+
+            _REGEX_VALIDATOR.append(jsonschema_rs.validator_for({"format": "regex"}, validate_formats=True))
+        except Exception:  # noqa: BLE001 - not installed or not usable: no check
+            _REGEX_VALIDATOR.append(None)
+    return _REGEX_VALIDATOR[0]
+
+
+def pattern_problems(project: Project, items: Iterable[tuple[str, str]]) -> list[tuple[Field, str]]:
+    """(field, problem) for every field of the named types `items` whose @pattern is not portable."""
+    out = []
+    for kind, name in items:
+        if kind == "enum":
+            continue
+        fields = project.entity(name).fields if kind == "entity" else project.type(name).fields
+        for f in fields:
+            if f.pattern is not None:
+                problem = regex_problem(f.pattern)
+                if problem is not None:
+                    out.append((f, problem))
+    return out
 
 
 # ------------------------------------------------------------------ references

@@ -794,3 +794,28 @@ def test_example_operation_ids_and_paths(example_documents):
     billing = load(example_documents["openapi/billing.openapi.yaml"])
     amount = schemas(billing)["Money"]["properties"]["amount"]
     assert amount["type"] == "string" and amount["format"] == "decimal" and amount["examples"] == ["129.99"]
+
+
+@pytest.mark.parametrize("value, text", [("1E+3", "1000"), ("1E-7", "0.0000001"), (1e-07, "0.0000001"),
+                                         (129.99, "129.99"), (5, "5"), ("12.50", "12.50")])
+def test_decimal_wire_values_have_no_exponent(value, text):
+    assert sc.wire_value(fx.t("decimal"), value) == text
+
+
+@pytest.mark.parametrize("pattern", [r"(?P<cc>[A-Z]{2})", r"^[a-z]+\Z", r"(?i)^abc$"])
+def test_python_only_patterns_are_reported_at_the_field(pattern):
+    pytest.importorskip("jsonschema_rs")
+    from integc.targets import jsonschema as js
+
+    bad = fx.fld("code", "string", pattern=pattern)
+    svc = fx.system("svc", owner="o@acme.example",
+                    entities=(fx.entity("svc", "Thing", fx.fld("id", "string", key=True), bad),),
+                    exposes=(fx.expose("Thing", "/things", "get"),))
+    project = fx.project(svc)
+    out, diagnostics = emit(project)
+    assert out == {}
+    assert [d.code for d in diagnostics.items] == ["E0204"]
+    assert diagnostics.items[0].span == bad.origin and "ECMA-262" in diagnostics.items[0].message
+    more = Diagnostics()
+    js.TARGET.emit(project, {}, more)
+    assert [d.code for d in more.items] == ["E0204"]
