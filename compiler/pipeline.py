@@ -1,7 +1,9 @@
 """The compiler's stages in order: config -> load+parse -> resolve -> check -> IR."""
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,11 @@ def compile_project(path: str | Path, out: str | Path | None = None) -> CompileR
     Raises config.UsageError for command-line mistakes (no such path); every
     problem in the sources is a diagnostic in the result.
     """
+    with gc_paused():
+        return _compile(path, out)
+
+
+def _compile(path: str | Path, out: str | Path | None) -> CompileResult:
     diagnostics = Diagnostics()
     config = load_config(path, diagnostics, out)
     config_sources = _config_source(path)
@@ -52,6 +59,26 @@ def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnost
         name, version,
         tuple(symbols.types.values()), tuple(symbols.enums.values()), tuple(symbols.systems.values()), flows,
         tuple(ir.SourceFile(path, digest) for path, digest in sorted(loaded.hashes.items())))
+
+
+@contextmanager
+def gc_paused():
+    """Hold the cyclic garbage collector while a compilation allocates.
+
+    A compilation builds hundreds of thousands of small acyclic objects (AST,
+    IR), all alive until it ends: the collector would walk them again and
+    again as they accumulate (over a third of the front end's time at N=200)
+    and find nothing to free. Reference counting still frees everything as
+    usual; the collector is back on as soon as the block ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _config_source(path: str | Path) -> dict[str, str]:
