@@ -317,3 +317,13 @@ def test_credentials_are_found_in_comments(tmp_path: Path) -> None:
     found = [(d.code, d.span.line) for d in result.diagnostics.sorted()]
     assert found == [("E0502", 1), ("E0502", 2)]
     assert all("hunter2" not in d.message and "sk_live" not in d.message for d in result.diagnostics.sorted())
+
+
+def test_python_only_patterns_pass_check_and_fail_when_schemas_are_generated(tmp_path: Path) -> None:
+    from integc.diagnostics import Diagnostics
+    from integc.targets.jsonschema import TARGET
+    result = _compile(tmp_path, ENTITY.format('x: string @pattern("(?P<n>a)")'))
+    assert result.diagnostics.sorted() == []
+    generated = Diagnostics()
+    TARGET.emit(result.project, {}, generated)
+    assert [d.code for d in generated.sorted()] == ["E0204"]
