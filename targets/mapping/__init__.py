@@ -1,0 +1,147 @@
+"""The `mapping` target: every flow as a Python module that maps one record.
+
+`mappings/<flow>.py` holds the flow's `map_record(source) -> dict`, its
+`MappingError`, `SOURCE_SCHEMA` and `TARGET_SCHEMA`; it needs only the
+standard library. `mappings/__init__.py` lists the flows (`FLOWS`, `load`).
+The semantics are documented in docs/mapping.md.
+
+While emitting, each flow whose source entity has a complete example (from
+`@example` values and defaults) is run on it, and the result validated
+against the target's schema: a failure is E0307.
+"""
+from __future__ import annotations
+
+import hashlib
+import keyword
+import pprint
+import re
+import types
+
+import jinja2
+
+from integc import __version__, ir
+from integc.diagnostics import Diagnostics
+from integc.targets import Artifact
+from integc.targets.mapping.codegen import FlowGenerator, GenerationError, py
+from integc.targets.mapping.schemas import entity_schema
+
+__all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_name", "render_module",
+           "render_registry"]
+
+_PLAIN_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _pyblock(value: object) -> str:
+    """A larger JSON-like constant, pretty-printed as a Python literal (checked by `py` first)."""
+    py(value)
+    return pprint.pformat(value, width=100, sort_dicts=False)
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("integc.targets.mapping", "."),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # the output is Python; every value goes through `py` instead
+    keep_trailing_newline=True,
+    trim_blocks=False,
+    lstrip_blocks=False,
+)
+_ENV.filters["py"] = py
+_ENV.filters["pyblock"] = _pyblock
+
+
+def module_name(flow_name: str) -> str:
+    """The flow's module (and file) name: the flow name when it is a plain identifier,
+    otherwise a sanitised name with a hash of the real one (`flow_my_flow_1a2b3c4d`)."""
+    if _PLAIN_MODULE.fullmatch(flow_name) and not keyword.iskeyword(flow_name):
+        return flow_name
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", flow_name).strip("_")[:40]
+    digest = hashlib.sha256(flow_name.encode("utf-8")).hexdigest()[:8]
+    return f"flow_{slug}_{digest}" if slug else f"flow_{digest}"
+
+
+def _flow(project: ir.Project, flow: ir.Flow | str) -> ir.Flow:
+    if isinstance(flow, ir.Flow):
+        return flow
+    for candidate in project.flows:
+        if candidate.name == flow:
+            return candidate
+    raise KeyError(flow)
+
+
+def render_module(project: ir.Project, flow: ir.Flow | str) -> str:
+    """The Python source of the flow's mapping module."""
+    flow = _flow(project, flow)
+    generated = FlowGenerator(project, flow).generate()
+    return _ENV.get_template("module.py.j2").render(
+        version=__version__,
+        flow=flow.name,
+        source=flow.source,
+        target=flow.target,
+        description=flow.description,
+        source_schema=entity_schema(project, flow.source, write=False),
+        target_schema=entity_schema(project, flow.target, write=True),
+        constants=generated["constants"],
+        functions=generated["functions"],
+        body=generated["body"],
+    )
+
+
+def render_registry(project: ir.Project) -> str:
+    """`mappings/__init__.py`: FLOWS (flow name -> module name) and `load(flow)`."""
+    flows = {flow.name: module_name(flow.name) for flow in project.flows}
+    return _ENV.get_template("registry.py.j2").render(
+        version=__version__, package=project.package, package_version=project.version, flows=flows)
+
+
+def load_module(source: str, name: str) -> types.ModuleType:
+    """Execute a generated module's source into a fresh module object (not put in sys.modules)."""
+    module = types.ModuleType(name)
+    module.__file__ = f"<integc mapping {name}>"
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
+
+
+class MappingTarget:
+    name = "mapping"
+    options_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "check_examples": {
+                "type": "boolean",
+                "default": True,
+                "description": "Map each flow's source example and validate the result (E0307).",
+            },
+        },
+    }
+
+    def emit(self, project: ir.Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
+        from integc.targets.mapping.testing import check_example
+
+        artifacts: list[Artifact] = []
+        seen: dict[str, ir.Flow] = {}
+        for flow in project.flows:
+            module = module_name(flow.name)
+            clash = seen.get(module.lower())
+            if clash is not None:
+                diagnostics.report("E0801", f"flows `{clash.name}` and `{flow.name}` would both be written to "
+                                            f"mappings/{module}.py (file names differ only in case)", flow.origin)
+                continue
+            seen[module.lower()] = flow
+            try:
+                source = render_module(project, flow)
+            except GenerationError as error:
+                diagnostics.report("E0001", f"cannot generate the mapping of flow `{flow.name}`: {error}",
+                                   flow.origin)
+                continue
+            artifacts.append(Artifact(f"mappings/{module}.py", source.encode("utf-8")))
+            if options.get("check_examples", True):
+                problem = check_example(project, flow, source)
+                if problem is not None:
+                    diagnostics.report("E0307", f"{flow.name}: {problem}", flow.origin,
+                                       help="fix the @example values of the source entity, or the mapping")
+        artifacts.append(Artifact("mappings/__init__.py", render_registry(project).encode("utf-8")))
+        return artifacts
+
+
+TARGET = MappingTarget()

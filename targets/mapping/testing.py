@@ -1,0 +1,217 @@
+"""Example records (the build-time E0307 check) and flow tests (`integc test`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+import jsonschema
+
+from integc import ir
+from integc.diagnostics import Span
+from integc.targets.mapping.codegen import Node, read_tree
+from integc.targets.mapping.schemas import wire_value
+
+# What now() returns while flow tests run, so expectations can be written down.
+TEST_NOW = "2024-01-01T00:00:00Z"
+
+_INCOMPLETE = object()
+
+
+# ---------------------------------------------------------------- example records
+
+def example_record(project: ir.Project, flow: ir.Flow) -> dict | None:
+    """The source example as far as the flow reads it, or None when it is incomplete.
+
+    Every field the mapping reads needs a value: its `@example`, else its default
+    (left for the mapping to apply), else nothing if it is optional. A record
+    field without an example is built from its type's fields the same way; a
+    list or map without one is empty (unless `@length` asks for items).
+    """
+    root = read_tree(flow.assignments)
+    entity = project.entity(flow.source)
+    value = _example_fields(project, entity.fields, root)
+    return None if value is _INCOMPLETE else value
+
+
+def _example_fields(project: ir.Project, fields: tuple[ir.Field, ...], node: Node | None) -> object:
+    out = {}
+    for f in fields:
+        child = None if node is None or node.full else node.fields.get(f.name, _INCOMPLETE)
+        if child is _INCOMPLETE:
+            continue  # not read
+        value = _example_value(project, f, child)
+        if value is _INCOMPLETE:
+            return _INCOMPLETE
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+def _example_value(project: ir.Project, f: ir.Field, node: Node | None) -> object:
+    """An example value for a field, None for "leave it out", or _INCOMPLETE."""
+    if f.has_example and f.example is not None:
+        return wire_value(project, f.type, f.example)
+    if f.has_default:
+        return None
+    kind = f.type.kind
+    value: object = _INCOMPLETE
+    if kind in ("type", "entity"):
+        value = _example_fields(project, project.record_fields(f.type), node)
+    elif kind in ("list", "map") and not f.min_length:
+        value = [] if kind == "list" else {}
+    elif kind == "json":
+        value = None if f.optional else {}
+    if value is _INCOMPLETE and f.optional:
+        return None
+    return value
+
+
+def check_example(project: ir.Project, flow: ir.Flow, source: str) -> str | None:
+    """Map the flow's source example and validate the result; a problem in words, or None."""
+    from integc.targets.mapping import load_module, module_name
+
+    record = example_record(project, flow)
+    if record is None:
+        return None
+    module = load_module(source, module_name(flow.name))
+    try:
+        result = module.map_record(record)
+    except module.MappingError as error:
+        return f"the source example does not map: {error.path}: {error.reason}"
+    validator = jsonschema.Draft202012Validator(module.TARGET_SCHEMA,
+                                                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    problem = jsonschema.exceptions.best_match(validator.iter_errors(result))
+    if problem is None:
+        return None
+    where = "target" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in problem.absolute_path)
+    return f"the source example maps to a record the target rejects: {where}: {problem.message}"
+
+
+# ---------------------------------------------------------------- flow tests
+
+@dataclass(frozen=True)
+class TestOutcome:
+    flow: str
+    name: str
+    passed: bool
+    message: str
+    origin: Span
+
+    __test__ = False  # not a pytest test class
+
+
+def run_flow_tests(project: ir.Project, flows: list[ir.Flow] | None = None) -> list[TestOutcome]:
+    """Run the `test` blocks of the flows (all by default), in source order."""
+    from integc.targets.mapping import load_module, module_name, render_module
+
+    outcomes = []
+    for flow in flows if flows is not None else project.flows:
+        if not flow.tests:
+            continue
+        module = load_module(render_module(project, flow), module_name(flow.name))
+        source_type = ir.TypeRef("entity", flow.source)
+        target_type = ir.TypeRef("entity", flow.target)
+        for test in flow.tests:
+            record = test.input
+            if isinstance(record, dict):
+                record = _test_input(project, source_type, record)
+            try:
+                got = module.map_record(record, now=TEST_NOW)
+            except module.MappingError as error:
+                outcomes.append(TestOutcome(flow.name, test.name, False, f"MappingError: {error}", test.origin))
+                continue
+            difference = compare(project, target_type, got, test.expect, "target")
+            outcomes.append(TestOutcome(flow.name, test.name, difference is None, difference or "", test.origin))
+    return outcomes
+
+
+def _test_input(project: ir.Project, ref: ir.TypeRef, value: object) -> object:
+    """Test input written the natural way -> wire form: a number for a decimal field becomes its
+    string. Nothing else changes (unknown fields and wrong types reach the mapping as written)."""
+    if isinstance(value, dict) and ref.kind in ("type", "entity"):
+        fields = {f.name: f for f in project.record_fields(ref)}
+        return {k: _test_input(project, fields[k].type, v) if k in fields else v for k, v in value.items()}
+    if isinstance(value, list) and ref.kind == "list":
+        return [_test_input(project, ref.item, v) for v in value]
+    if isinstance(value, dict) and ref.kind == "map":
+        return {k: _test_input(project, ref.item, v) for k, v in value.items()}
+    if ref.kind == "decimal" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return wire_value(project, ref, value)
+    return value
+
+
+def compare(project: ir.Project, ref: ir.TypeRef, got: object, want: object, path: str) -> str | None:
+    """The first difference between a mapped value and the expected one, or None.
+
+    Records must have exactly the expected fields (`field: null` in `expect`
+    means "absent"); decimals compare by value (12.5 == "12.50"), datetimes by
+    instant, everything else exactly.
+    """
+    if want is None or got is None:
+        return None if want is got else f"{path}: expected {_show(want)}, got {_show(got)}"
+    kind = ref.kind
+    if kind in ("type", "entity") and isinstance(want, dict) and isinstance(got, dict):
+        fields = {f.name: f for f in project.record_fields(ref)}
+        for key in list(want) + [k for k in got if k not in want]:
+            w, g = want.get(key), got.get(key)
+            if w is None and g is None:
+                continue
+            if w is None:
+                return f"{path}.{key}: not expected, got {_show(g)}"
+            if g is None:
+                return f"{path}.{key}: missing, expected {_show(w)}"
+            field = fields.get(key)
+            problem = compare(project, field.type if field else ir.TypeRef("json"), g, w, f"{path}.{key}")
+            if problem:
+                return problem
+        return None
+    if kind == "list" and isinstance(want, list) and isinstance(got, list):
+        if len(want) != len(got):
+            return f"{path}: expected {len(want)} items, got {len(got)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            problem = compare(project, ref.item, g, w, f"{path}[{i}]")
+            if problem:
+                return problem
+        return None
+    if kind == "map" and isinstance(want, dict) and isinstance(got, dict):
+        if set(want) != set(got):
+            return f"{path}: expected keys {sorted(want)}, got {sorted(got)}"
+        for key in want:
+            problem = compare(project, ref.item, got[key], want[key], f"{path}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    if kind == "decimal" and _decimal(got) is not None and _decimal(got) == _decimal(want):
+        return None
+    if kind == "datetime" and _instant(got) is not None and _instant(got) == _instant(want):
+        return None
+    if type(got) is type(want) and got == want or (kind == "float" and got == want):
+        return None
+    return f"{path}: expected {_show(want)}, got {_show(got)}"
+
+
+def _decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return Decimal(repr(value) if isinstance(value, float) else str(value))
+    except InvalidOperation:
+        return None
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.upper())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "absent"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:76] + "..." + text[-1:]
