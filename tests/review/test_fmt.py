@@ -1,0 +1,331 @@
+"""`integc fmt`: the canonical layout, idempotence, meaning and comments preserved.
+
+Properties, checked over the examples, tests/data/valid, random layouts of
+them (mutate.relayout, mutate.squeeze) and generated programs (gen.programs):
+
+- fmt(fmt(x)) == fmt(x);
+- the IR of the formatted project equals the original's, source positions
+  aside (helpers.ir_fingerprint);
+- the multiset of comment texts is unchanged.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from integc.formatter import FormatError, comment_texts, format_source, format_text, parser_inherits_docs
+
+from review_helpers import REPO, compile_ok, copy_project, ir_fingerprint, valid_cases
+from review_gen import programs
+from review_mutate import relayout, squeeze
+
+CASES = valid_cases()
+PROPERTY = settings(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), max_examples=60)
+
+
+def _check_project(folder: Path, allow_kept: bool = True) -> None:
+    before = ir_fingerprint(compile_ok(folder))
+    for path in sorted(folder.rglob("*.integ")):
+        text = path.read_text(encoding="utf-8")
+        result = format_text(text, str(path))
+        if result.kept:
+            # Only the parser's same-line documentation quirk can force this (see formatter.py).
+            assert allow_kept and parser_inherits_docs(), (path, result.kept)
+        out = result.text
+        assert format_source(out, str(path)) == out, f"not idempotent: {path}\n{out}"
+        assert Counter(comment_texts(text)) == Counter(comment_texts(out)), path
+        path.write_text(out, encoding="utf-8")
+    assert ir_fingerprint(compile_ok(folder)) == before
+
+
+# ---------------------------------------------------------------- real inputs
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_examples_and_valid_programs(case, tmp_path):
+    project = copy_project(case, tmp_path / "p")
+    _check_project(project, allow_kept=False)
+
+
+# ---------------------------------------------------------------- generated inputs
+
+@PROPERTY
+@given(st.sampled_from(CASES), st.data())
+def test_random_layouts_of_valid_programs(tmp_path_factory, case, data):
+    project = copy_project(case, tmp_path_factory.mktemp("relayout") / "p")
+    for path in sorted(project.rglob("*.integ")):
+        path.write_text(data.draw(relayout(path.read_text(encoding="utf-8"))), encoding="utf-8")
+    _check_project(project)
+
+
+@PROPERTY
+@given(st.sampled_from(CASES))
+def test_squeezed_programs(tmp_path_factory, case):
+    project = copy_project(case, tmp_path_factory.mktemp("squeeze") / "p")
+    for path in sorted(project.rglob("*.integ")):
+        path.write_text(squeeze(path.read_text(encoding="utf-8")), encoding="utf-8")
+    _check_project(project)
+
+
+@settings(PROPERTY, max_examples=40)
+@given(programs(), st.booleans(), st.data())
+def test_generated_programs(tmp_path_factory, program, scramble, data):
+    folder = tmp_path_factory.mktemp("generated")
+    text = data.draw(relayout(program)) if scramble else program
+    (folder / "main.integ").write_text(text, encoding="utf-8")
+    _check_project(folder)
+
+
+# ---------------------------------------------------------------- the style
+
+MESSY = '''\
+# Header comment: stays at the top.
+
+import "b.integ"   # trailing comment on an import
+import "a.integ"
+package demo.style version "1.0.0"
+enum Tier{free,pro
+enterprise}
+/// A point.
+type Point{
+x:int y:int?=-1 label:string @length(1,20)@pattern("^[a-z#]+$")="a#b"
+`first-name`:list<map<string>>}
+system crm{owner "o@x" base_url "https://x"
+auth oauth2{token_url "https://login.example/token/with/a/long/path/that/does/not/fit/on/one/line" scopes["api","read"] secret "s"}
+handles pii
+
+
+  entity Customer{id:uuid @key @readonly
+  # about tier
+  tier:Tier=free
+  point:Point?}
+  expose Customer at "/customers"{list get create update}
+  operation merge POST "/customers/{id}/merge"(id:uuid,body:Point,)->Customer
+  event changed:Customer
+}
+flow f{from crm.Customer to crm.Customer trigger schedule every 15m write upsert
+map{id=id tier=match tier{free->"pro",_->tier} point={x=-(1+2)*3,y=point.y??0 label=lower("A"+"B")
+`first-name`=each tags as t{}}}
+retry 3 backoff exponential 1s max 1m on_error skip}
+'''
+
+TIDY = '''\
+# Header comment: stays at the top.
+
+package demo.style version "1.0.0"
+
+import "a.integ"
+import "b.integ"  # trailing comment on an import
+
+enum Tier { free, pro, enterprise }
+
+/// A point.
+type Point {
+  x: int
+  y: int? = -1
+  label: string @length(1, 20) @pattern("^[a-z#]+$") = "a#b"
+  `first-name`: list<map<string>>
+}
+
+system crm {
+  owner "o@x"
+  base_url "https://x"
+  auth oauth2 {
+    token_url "https://login.example/token/with/a/long/path/that/does/not/fit/on/one/line"
+    scopes ["api", "read"]
+    secret "s"
+  }
+  handles pii
+
+  entity Customer {
+    id: uuid @key @readonly
+    # about tier
+    tier: Tier = free
+    point: Point?
+  }
+  expose Customer at "/customers" { list, get, create, update }
+  operation merge POST "/customers/{id}/merge" (id: uuid, body: Point) -> Customer
+  event changed: Customer
+}
+
+flow f {
+  from crm.Customer
+  to crm.Customer
+  trigger schedule every 15m
+  write upsert
+  map {
+    id = id
+    tier = match tier { free -> "pro", _ -> tier }
+    point = {
+      x = -(1 + 2) * 3
+      y = point.y ?? 0
+      label = lower("A" + "B")
+      `first-name` = each tags as t {}
+    }
+  }
+  retry 3 backoff exponential 1s max 1m
+  on_error skip
+}
+'''
+
+
+def test_canonical_layout():
+    assert format_source(MESSY) == TIDY
+    assert format_source(TIDY) == TIDY
+
+
+def test_comments_stay_where_they_were():
+    source = '''\
+/// Documents the enum.
+enum E { a, b }  # after the enum
+
+/// Detached: the blank line below keeps it from documenting the type.
+
+type T {
+  x: int  # after x
+  # before y
+  y: string # "#" in a comment
+}
+
+flow f {
+  map {
+    a = "#not a comment"  # but this is
+    b = `#x` + 1   # backticks too
+    c = f(1,  # inside a call
+      2)
+  }
+}
+'''
+    out = format_source(source)
+    assert out == '''\
+/// Documents the enum.
+enum E { a, b }  # after the enum
+
+/// Detached: the blank line below keeps it from documenting the type.
+
+type T {
+  x: int  # after x
+  # before y
+  y: string  # "#" in a comment
+}
+
+flow f {
+  map {
+    a = "#not a comment"  # but this is
+    b = `#x` + 1  # backticks too
+    c = f(1,  # inside a call
+        2)
+  }
+}
+'''
+    assert format_source(out) == out
+    assert comment_texts(source) == comment_texts(out)
+
+
+def test_long_match_and_enum_break_into_lines():
+    arms = ", ".join(f"value_number_{i} -> \"result number {i}\"" for i in range(5))
+    source = f"flow f {{ map {{ x = match y {{ {arms} }} }} }}\n"
+    out = format_source(source)
+    assert "    x = match y {\n      value_number_0 -> \"result number 0\"\n" in out
+    members = ", ".join(f"member_number_{i}" for i in range(12))
+    out = format_source(f"enum Long {{ {members} }}\n")
+    assert out.startswith("enum Long {\n  member_number_0\n  member_number_1\n")
+    assert format_source(out) == out
+
+
+def test_syntax_error_is_reported_not_formatted():
+    with pytest.raises(FormatError) as error:
+        format_source("type A {\n  x int\n}\n", "bad.integ")
+    assert [d.code for d in error.value.diagnostics] == ["E0101"]
+    assert error.value.diagnostics[0].span.line == 2
+
+
+def test_crlf_and_bom_are_normalised():
+    assert format_source("\ufefftype A {\r\n x: int }\r\n") == "type A {\n  x: int\n}\n"
+
+
+def test_empty_and_comment_only_files():
+    assert format_source("") == ""
+    assert format_source("\n\n") == ""
+    assert format_source("# only\n\n\n# comments\n") == "# only\n\n# comments\n"
+
+
+# ---------------------------------------------------------------- the command
+
+def _integc(*args, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "integc", *args], cwd=cwd, input=stdin, text=True,
+                          capture_output=True, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
+
+
+@pytest.fixture
+def messy_folder(tmp_path):
+    (tmp_path / "main.integ").write_text(MESSY.replace('import "b.integ"   # trailing comment on an import\n'
+                                                       'import "a.integ"\n', ""), encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "tidy.integ").write_text("enum E { a, b }\n", encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "skip.integ").write_text("enum   E{a}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_cli_check_lists_files_and_exits_1(messy_folder):
+    before = (messy_folder / "main.integ").read_text()
+    done = _integc("fmt", "--check", cwd=messy_folder)
+    assert done.returncode == 1
+    assert "would reformat main.integ" in done.stderr
+    assert "tidy.integ" not in done.stderr and "skip.integ" not in done.stderr
+    assert (messy_folder / "main.integ").read_text() == before
+
+
+def test_cli_diff_prints_a_unified_diff_and_writes_nothing(messy_folder):
+    before = (messy_folder / "main.integ").read_text()
+    done = _integc("fmt", "--diff", ".", cwd=messy_folder)
+    assert done.returncode == 0
+    assert done.stdout.startswith("--- a/main.integ\n+++ b/main.integ\n@@ ")
+    assert "+enum Tier { free, pro, enterprise }" in done.stdout
+    assert (messy_folder / "main.integ").read_text() == before
+
+
+def test_cli_rewrites_atomically_and_keeps_the_mode(messy_folder):
+    target = messy_folder / "main.integ"
+    target.chmod(0o640)
+    done = _integc("fmt", cwd=messy_folder)
+    assert done.returncode == 0, done.stderr
+    assert "reformatted main.integ" in done.stderr
+    assert target.read_text() == format_source(target.read_text())
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in messy_folder.iterdir()) == [".hidden", "main.integ", "sub"]
+    assert _integc("fmt", "--check", cwd=messy_folder).returncode == 0
+
+
+def test_cli_syntax_error_is_reported_and_the_file_kept(tmp_path):
+    bad = tmp_path / "bad.integ"
+    bad.write_text("type A {\n  x int\n}\n")
+    good = tmp_path / "good.integ"
+    good.write_text("enum   E{a}\n")
+    done = _integc("fmt", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error[E0101]" in done.stderr and "bad.integ:2:" in done.stderr
+    assert bad.read_text() == "type A {\n  x int\n}\n"
+    assert good.read_text() == "enum E { a }\n"
+    github = _integc("fmt", "--check", "--format", "github", cwd=tmp_path)
+    assert github.returncode == 1
+    assert github.stdout.startswith("::error file=bad.integ,line=2,")
+
+
+def test_cli_stdin(tmp_path):
+    done = _integc("fmt", "-", cwd=tmp_path, stdin="enum   E{a b}\n")
+    assert (done.returncode, done.stdout) == (0, "enum E { a, b }\n")
+    assert _integc("fmt", "--check", "-", cwd=tmp_path, stdin="enum   E{a}\n").returncode == 1
+
+
+def test_cli_missing_path_is_a_usage_error(tmp_path):
+    done = _integc("fmt", "nope.integ", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "no such file or folder" in done.stderr
