@@ -320,6 +320,7 @@ def test_credentials_are_found_in_comments(tmp_path: Path) -> None:
 
 
 def test_python_only_patterns_pass_check_and_fail_when_schemas_are_generated(tmp_path: Path) -> None:
+    pytest.importorskip("jsonschema_rs", reason="the ECMA-262 check needs the optional jsonschema-rs")
     from integc.diagnostics import Diagnostics
     from integc.targets.jsonschema import TARGET
     result = _compile(tmp_path, ENTITY.format('x: string @pattern("(?P<n>a)")'))
