@@ -186,13 +186,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         path = _norm_path(self.path)
         if path in ("/healthz", "/readyz"):
+            # Liveness stays 200 while the process runs: restarting a halted flow
+            # would undo `on_error halt`. Readiness reports halted or stopping.
             eng = self.server.engine
             if eng.halted.is_set():
-                self._json(503, {"status": "halted", "flow": eng.flow})
+                status = "halted"
             elif not self.server.accepting or eng.stop_event.is_set():
-                self._json(503, {"status": "stopping", "flow": eng.flow})
+                status = "stopping"
             else:
-                self._json(200, {"status": "ok", "flow": eng.flow})
+                status = "ok"
+            code = 503 if path == "/readyz" and status != "ok" else 200
+            self._json(code, {"status": status, "flow": eng.flow})
             return
         if path == "/metrics":
             m = self.server.engine.metrics
