@@ -2,8 +2,9 @@
 
 Targets see only this. Every name is resolved (entities as "system.Entity"),
 every expression carries its type, every default and example is already in
-its JSON wire form (enums by wire value, decimals as strings, durations in
-ms, dates as RFC 3339 strings). Every node keeps the span it came from.
+its JSON wire form (enums by wire value, decimals as strings without an
+exponent, durations as ISO 8601 strings, dates as RFC 3339 strings); trigger
+and retry timings are whole milliseconds. Every node keeps the span it came from.
 `to_json` gives the form described by specs/ir.schema.json.
 """
 from __future__ import annotations

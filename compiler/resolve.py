@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -333,6 +334,12 @@ class Resolver:
                 self._d.report("E0204", f"invalid regular expression: {getattr(error, 'msg', error)}",
                                args[0].span)
                 return
+            if not _is_ecma_regex(args[0].value):
+                self._d.report("E0204", "not an ECMA-262 regular expression, the dialect JSON Schema and "
+                                        "OpenAPI use", args[0].span,
+                               help="Python-only syntax such as (?P<name>...), \\A, \\Z, (?i) or a++ is not "
+                                    "portable; write the pattern in plain ECMA-262 syntax")
+                return
             values["pattern"] = args[0].value
 
     def _bounds(self, annotation: s.Annotation, integer: bool) -> tuple:
@@ -601,8 +608,20 @@ class Resolver:
                     self._d.report("E0202", f"operationId `{op_id}` is defined twice in system `{decl.name.text}`",
                                    expose.origin, notes=(Note(ids[op_id], "first defined here"),))
                 ids.setdefault(op_id, expose.origin)
+        routes: dict[tuple[str, str], str] = {}
+        for expose in exposes:
+            for kind in expose.operations:
+                method, suffix = _EXPOSED_ROUTES[kind]
+                routes.setdefault((method, _route_shape(expose.path.rstrip("/") + suffix)), operation_id(kind, expose.entity))
         operations = []
         for op in (m for m in decl.members if isinstance(m, s.Operation)):
+            route = (op.method.text.upper(), _route_shape(op.path.value))
+            if route in routes:
+                self._d.report("E0202", f"`{route[0]} {op.path.value}` is already served by `{routes[route]}` in "
+                                        f"system `{decl.name.text}`", op.path.span,
+                               help="two operations cannot share a method and path (parameter names aside)")
+                continue
+            routes[route] = op.name.text
             if not _IDENTIFIER.match(op.name.text):
                 self._d.report("E0209", f"operation name `{op.name.text}` must be an identifier", op.name.span)
                 continue
@@ -670,6 +689,15 @@ class Resolver:
 
 # ---------------------------------------------------------------- value helpers
 
+_EXPOSED_ROUTES = {"list": ("GET", ""), "get": ("GET", "/{}"), "create": ("POST", ""),
+                   "update": ("PUT", "/{}"), "patch": ("PATCH", "/{}"), "delete": ("DELETE", "/{}")}
+
+
+def _route_shape(path: str) -> str:
+    """A path with its parameter names erased: `/a/{id}` and `/a/{key}` are one route."""
+    return _PATH_PARAM.sub("{}", path.rstrip("/") or "/")
+
+
 class _Invalid:
     def __repr__(self) -> str:
         return "<invalid>"
@@ -708,7 +736,7 @@ def _scalar_wire(value: s.Value, kind: str, bad: _Problem):
                 number = Decimal(str(v))
             except InvalidOperation:
                 return bad
-            return str(number) if number.is_finite() else bad
+            return format(number, "f") if number.is_finite() else bad
         return bad
     if kind == "bool":
         return v if value.kind == "bool" else bad
@@ -717,6 +745,18 @@ def _scalar_wire(value: s.Value, kind: str, bad: _Problem):
             return duration_iso(v)
         return bad
     return bad
+
+
+def _is_ecma_regex(pattern: str) -> bool:
+    """Whether JSON Schema tools (ECMA-262 dialect) accept the pattern; jsonschema-rs decides."""
+    return _ecma_regex_validator().is_valid(pattern)
+
+
+@functools.lru_cache(maxsize=1)
+def _ecma_regex_validator():
+    import jsonschema_rs  # only projects with @pattern pay for the import
+
+    return jsonschema_rs.validator_for({"format": "regex"}, validate_formats=True)
 
 
 def duration_iso(ms: int) -> str:
