@@ -157,6 +157,10 @@ class Usage:
         except KeyError:
             return ()
 
+    def _whole(self, name: str) -> str:
+        """How a value of record or enum `name` is used when it is not taken apart."""
+        return "" if any(e.name == name for e in self.project.enums) else " whole"
+
     def _index(self, flow: ir.Flow) -> None:
         for assignment in flow.assignments:
             self._assignment(flow, flow.target, assignment)
@@ -170,7 +174,7 @@ class Usage:
             if target_field is not None:
                 for name in self._contained(_type_names(target_field.type)):
                     self._add(self.whole_writes, name, flow.name,
-                              self._use(f"writes `{assignment.field}` whole", assignment.origin))
+                              self._use(f"writes `{assignment.field}`{self._whole(name)}", assignment.origin))
         self._expr(flow, expr, is_obj=False)
 
     def _expr(self, flow: ir.Flow, expr, is_obj: bool) -> None:
@@ -185,13 +189,14 @@ class Usage:
             if not is_obj:
                 for name in self._contained(_type_names(expr.type)):
                     self._add(self.whole_reads, name, flow.name,
-                              self._use(f"reads `{_path(expr)}` whole", expr.origin))
+                              self._use(f"reads `{_path(expr)}`{self._whole(name)}", expr.origin))
             self._expr(flow, expr.obj, is_obj=True)
             return
         if isinstance(expr, ir.Var):
             if not is_obj:
                 for name in self._contained(_type_names(expr.type)):
-                    self._add(self.whole_reads, name, flow.name, self._use(f"reads `{expr.name}` whole", expr.origin))
+                    self._add(self.whole_reads, name, flow.name,
+                              self._use(f"reads `{expr.name}`{self._whole(name)}", expr.origin))
             return
         if isinstance(expr, ir.Each):
             self._expr(flow, expr.source, is_obj=True)
@@ -293,7 +298,8 @@ class Usage:
     def event_flows(self, system: str, event: str) -> list[FlowRef]:
         key = f"{system}.{event}"
         return self._collect({f.name: [self._use(f"triggered by `{key}`", f.origin)]
-                              for f in self.project.flows if f.trigger.kind == "event" and f.trigger.event == key})
+                              for f in self.project.flows if f.trigger.kind == "event"
+                              and f.trigger.event in (event, key) and f.source.split(".")[0] == system})
 
 
 def _children(node) -> list:
@@ -524,14 +530,15 @@ class _Differ:
                 "optional -> required"
             self.add("field-made-required", True, subject, f"made required ({how})",
                      _shown_type(a.type, a.optional), _shown_type(b.type, b.optional),
-                     note="writers must now send it", flows=self.nu.writers(owner, a.name, all_writers=True))
+                     note="writers must now send it",
+                     flows=_union(self.nu.writers(owner, a.name, all_writers=True), self.nu.users_of_field(owner, a.name)))
         elif not a.required and b.required:
             self.add("field-made-required", False, subject, "made required (read-only: always present now)")
         if not a.optional and b.optional:
             self.add("field-made-optional", readable, subject, "made optional",
                      _shown_type(a.type, a.optional), _shown_type(b.type, b.optional),
                      note="readers may now get null" if readable else "only written, never read back",
-                     flows=self.nu.readers(owner, a.name))
+                     flows=self.nu.users_of_field(owner, a.name))
         elif a.optional and not b.optional and b.has_default:
             self.add("field-made-not-optional", False, subject, "no longer optional (has a default)")
         if a.has_default and b.has_default and a.default != b.default:
@@ -564,7 +571,7 @@ class _Differ:
 
     def _constraints(self, owner: str, subject: str, a: ir.Field, b: ir.Field) -> None:
         def flows():
-            return self.nu.writers(owner, a.name)
+            return self.nu.users_of_field(owner, a.name)
 
         def bound(kind: str, label: str, old, new, tighter) -> None:
             if old == new:
@@ -714,6 +721,20 @@ class _Differ:
             self.add("docs-changed", False, subject, "documentation changed", old, new)
 
 
+def _union(*groups: list[FlowRef]) -> list[FlowRef]:
+    """Flow references merged by flow (uses combined), sorted by name."""
+    merged: dict[str, FlowRef] = {}
+    for group in groups:
+        for ref in group:
+            if ref.name in merged:
+                known = merged[ref.name]
+                merged[ref.name] = FlowRef(known.name, known.file, known.line, known.version,
+                                           tuple(dict.fromkeys(known.uses + ref.uses)))
+            else:
+                merged[ref.name] = ref
+    return [merged[name] for name in sorted(merged)]
+
+
 def _directions(system: ir.System, entity: str) -> tuple[bool, bool]:
     """(readable, writable) through the API: exposed ops, events, custom operations."""
     ops = {op for x in system.exposes if x.entity == entity for op in x.operations}
@@ -790,8 +811,8 @@ def diff_projects(old: ir.Project, new: ir.Project, old_root: Path, new_root: Pa
 
 def _flow_text(f: FlowRef, markdown: bool = False) -> str:
     name = f"`{f.name}`" if markdown else f"flow {f.name}"
-    where = f"{'old version, ' if f.version == 'old' else ''}{f.file}:{f.line}"
-    how = []
+    where = f"{f.file}:{f.line}"
+    how = ["in the old version"] if f.version == "old" else []
     for u in f.uses:
         if (u.file, u.line) == (f.file, f.line):
             how.append(u.how)
