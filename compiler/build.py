@@ -6,16 +6,18 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jsonschema
+from typing import TYPE_CHECKING
 
-from integc import ir
-from integc.config import ProjectConfig, UsageError, key_span
-from integc.diagnostics import Diagnostics, Span
-from integc.pipeline import CompileResult, compile_project
-from integc.targets import Artifact, load_targets
-from integc.writer import OutputError, write_build
+from integc.config import ProjectConfig, UsageError, key_span, load_config
+from integc.diagnostics import Diagnostic, Diagnostics, Note, Span
+from integc.pipeline import CompileResult, compile_config, gc_paused
+
+if TYPE_CHECKING:  # the targets and the writer are imported when a build needs them, not when
+    from integc import ir  # nothing changed since the last one
+    from integc.targets import Artifact
 
 IR_FILE = "ir.json"
+TARGETS_ENTRY_POINT_GROUP = "integc.targets"  # = integc.targets.ENTRY_POINT_GROUP (not imported: it is heavy)
 
 
 @dataclass
@@ -23,6 +25,9 @@ class BuildResult:
     compiled: CompileResult
     written: list[str] = field(default_factory=list)
     out: Path | None = None
+    # True when nothing had changed since the previous build of this output folder: its output was
+    # kept as it is, its diagnostics reported again, and nothing was compiled (compiled.project is None).
+    reused: bool = False
 
     @property
     def diagnostics(self) -> Diagnostics:
@@ -30,64 +35,211 @@ class BuildResult:
 
 
 def build_project(path: str | Path, out: str | Path | None = None, emit_ir: bool = False,
-                  strict: bool = False) -> BuildResult:
-    compiled = compile_project(path, out)
+                  strict: bool = False, incremental: bool = True) -> BuildResult:
+    """Compile, emit every target, write the output folder atomically.
+
+    With `incremental` (the default) the build uses the cache beside the
+    output folder (integc.cache): when nothing changed since the last build it
+    reports that build's diagnostics and keeps its output (`reused`); else
+    files parsed before are not parsed again. The output is byte for byte
+    what a cold build writes.
+    """
+    with gc_paused():
+        return _build(path, out, emit_ir, strict, incremental)
+
+
+def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool,
+           incremental: bool) -> BuildResult:
+    diagnostics = Diagnostics()
+    config = load_config(path, diagnostics, out)
+    cache = None
+    if incremental and config is not None and _out_folder_problem(config) is None:
+        from integc import cache as build_cache
+
+        cache = build_cache.BuildCache.open(config.out)
+        if cache is not None:
+            fingerprint = _record_key(config, emit_ir, strict)
+            reused = _reuse(cache, fingerprint, path, config, diagnostics)
+            if reused is not None:
+                return reused
+    compiled = compile_config(path, config, diagnostics, cache)
     result = BuildResult(compiled)
-    config, project, diagnostics = compiled.config, compiled.project, compiled.diagnostics
-    if project is None or config is None:
-        return result
-    _check_out_folder(config)
-    artifacts = emit_all(project, config, diagnostics)
-    if emit_ir:
-        artifacts.append(Artifact(IR_FILE, ir_json_bytes(project)))
-    _check_collisions(artifacts, diagnostics)
-    if diagnostics.has_errors or (strict and diagnostics.items):
-        return result
-    inputs = {source.path: source.sha256 for source in project.sources}
-    if config.config_file is not None:
-        inputs["integc.toml"] = hashlib.sha256(config.config_file.read_bytes()).hexdigest()
+    from integc.targets import Artifact
+    from integc.writer import OutputError, write_build
+
+    project = compiled.project
     try:
-        result.written = write_build(config.out, artifacts, inputs)
-    except (OutputError, OSError) as error:
-        raise UsageError(f"cannot write {config.out}: {error}") from None
-    result.out = config.out
-    return result
+        if project is None or config is None:
+            return result
+        _check_out_folder(config)
+        artifacts = emit_all(project, config, diagnostics)
+        if emit_ir:
+            artifacts.append(Artifact(IR_FILE, ir_json_bytes(project)))
+        _check_collisions(artifacts, diagnostics)
+        if diagnostics.has_errors or (strict and diagnostics.items):
+            return result
+        inputs = {source.path: source.sha256 for source in project.sources}
+        if config.config_file is not None:
+            inputs["integc.toml"] = hashlib.sha256(config.config_file.read_bytes()).hexdigest()
+        try:
+            result.written = write_build(config.out, artifacts, inputs)
+        except (OutputError, OSError) as error:
+            raise UsageError(f"cannot write {config.out}: {error}") from None
+        result.out = config.out
+        if cache is not None:
+            cache.commit(_record(fingerprint, config, compiled, result))
+            cache = None
+        return result
+    finally:
+        if cache is not None:
+            cache.commit()  # the parsed files, for the next build
+
+
+# ---------------------------------------------------------------- reusing the previous build
+
+def _record_key(config: ProjectConfig, emit_ir: bool, strict: bool) -> str:
+    """Everything besides the sources that decides what a build writes and reports."""
+    import os
+    from importlib.metadata import entry_points
+
+    from integc.cache import compiler_fingerprint
+
+    plugins = sorted((e.name, e.value, getattr(getattr(e, "dist", None), "version", None) or "")
+                     for e in entry_points(group=TARGETS_ENTRY_POINT_GROUP))
+    settings = config.config_file.read_bytes() if config.config_file is not None else b""
+    parts = [compiler_fingerprint(), os.getcwd(), str(config.root), str(config.entry), str(config.out),
+             repr((emit_ir, strict)), hashlib.sha256(settings).hexdigest(), repr(plugins)]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+
+
+def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, result: BuildResult) -> dict:
+    """What the next build checks to know that nothing changed, and what it then reports."""
+    import os
+
+    from integc.writer import MANIFEST
+
+    loaded = compiled.loaded
+    manifest = (config.out / MANIFEST).read_bytes()
+    digests = {path: entry["sha256"] for path, entry in json.loads(manifest)["outputs"].items()}
+    digests[MANIFEST] = hashlib.sha256(manifest).hexdigest()
+    outputs = []
+    for relative in result.written:
+        stat = os.stat(config.out / relative)
+        outputs.append([relative, stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, digests[relative]])
+    return {
+        "key": fingerprint,
+        "inputs": [[str(path), shown, digest] for path, shown, digest in loaded.files],
+        "imports": [[str(importer), raw, str(target)] for importer, raw, target in loaded.imports],
+        "outputs": outputs,
+        "written": list(result.written),
+        "diagnostics": [_diagnostic_json(d) for d in compiled.diagnostics.items],
+    }
+
+
+def _reuse(cache, fingerprint: str, path: str | Path, config: ProjectConfig,
+           diagnostics: Diagnostics) -> BuildResult | None:
+    """The previous build's result when nothing it depends on changed, else None."""
+    import os
+
+    from integc.loader import decode_source, import_target
+    from integc.pipeline import config_sources
+
+    record = cache.load_record()
+    if record is None or record.get("key") != fingerprint or diagnostics.items:
+        return None
+    texts: dict[str, str] = {}
+    try:
+        for real, shown, digest in record["inputs"]:
+            data = Path(real).read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:
+                return None
+            texts[shown] = decode_source(data)
+        for importer, raw, target in record["imports"]:
+            if str(import_target(raw, Path(importer), config.root)) != target:
+                return None
+        for relative, size, inode, mtime, ctime, digest in record["outputs"]:
+            target = config.out / relative
+            stat = os.stat(target)
+            if (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns) != (size, inode, mtime, ctime) \
+                    and (stat.st_size != size or hashlib.sha256(target.read_bytes()).hexdigest() != digest):
+                return None
+        replayed = [_diagnostic_from_json(d) for d in record["diagnostics"]]
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    diagnostics.items.extend(replayed)
+    compiled = CompileResult(None, diagnostics, config, {**config_sources(path), **texts})
+    return BuildResult(compiled, list(record["written"]), config.out, reused=True)
+
+
+def _span_json(span: Span | None):
+    return None if span is None else [span.file, span.line, span.column, span.end_line, span.end_column]
+
+
+def _diagnostic_json(diagnostic: Diagnostic) -> dict:
+    return {"code": diagnostic.code, "message": diagnostic.message, "span": _span_json(diagnostic.span),
+            "help": diagnostic.help, "notes": [[_span_json(n.span), n.message] for n in diagnostic.notes]}
+
+
+def _diagnostic_from_json(data: dict) -> Diagnostic:
+    def span(value):
+        return None if value is None else Span(*value)
+    return Diagnostic(data["code"], data["message"], span(data["span"]), data["help"],
+                      tuple(Note(span(s), m) for s, m in data["notes"]))
 
 
 def ir_json_bytes(project: ir.Project) -> bytes:
+    from integc import ir
+
     return (json.dumps(ir.to_json(project), indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
 
 
 def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[Artifact]:
+    from integc.targets import load_targets
+
     targets = load_targets()
     for name in sorted(set(config.targets) - set(targets)):
         diagnostics.report("E0403", f"integc.toml configures unknown target `{name}`",
                            _config_span(config, name), help=f"the targets are {', '.join(sorted(targets))}")
     artifacts: list[Artifact] = []
     for name, target in targets.items():
-        options = dict(config.targets.get(name, {}))
-        if not options.pop("enabled", True):
-            continue
-        errors = sorted(jsonschema.Draft202012Validator(target.options_schema).iter_errors(options),
-                        key=lambda e: list(e.absolute_path))
-        for error in errors:
-            where = ".".join(str(p) for p in error.absolute_path)
-            diagnostics.report("E0403", f"invalid option for target `{name}`{f' `{where}`' if where else ''}: "
-                                        f"{error.message}", _config_span(config, name))
-        if errors:
-            continue
-        artifacts.extend(target.emit(project, options, diagnostics))
+        artifacts.extend(emit_target(name, target, project, config, diagnostics))
     return artifacts
 
 
+def emit_target(name: str, target, project: ir.Project, config: ProjectConfig,
+                diagnostics: Diagnostics) -> list[Artifact]:
+    """One target's artifacts ([] when it is disabled or its options are invalid)."""
+    import jsonschema
+
+    options = dict(config.targets.get(name, {}))
+    if not options.pop("enabled", True):
+        return []
+    errors = sorted(jsonschema.Draft202012Validator(target.options_schema).iter_errors(options),
+                    key=lambda e: list(e.absolute_path))
+    for error in errors:
+        where = ".".join(str(p) for p in error.absolute_path)
+        diagnostics.report("E0403", f"invalid option for target `{name}`{f' `{where}`' if where else ''}: "
+                                    f"{error.message}", _config_span(config, name))
+    if errors:
+        return []
+    return list(target.emit(project, options, diagnostics))
+
+
 def _check_out_folder(config: ProjectConfig) -> None:
+    problem = _out_folder_problem(config)
+    if problem is not None:
+        raise UsageError(problem)
+
+
+def _out_folder_problem(config: ProjectConfig) -> str | None:
     out, root = config.out, config.root
     if out == Path(out.anchor) or out == Path.home():
-        raise UsageError(f"refusing to use {out} as the output folder")
+        return f"refusing to use {out} as the output folder"
     if out == root or root.is_relative_to(out):
-        raise UsageError(f"the output folder {out} would replace the project's own sources")
+        return f"the output folder {out} would replace the project's own sources"
     if out.is_dir() and any(p.suffix == ".integ" for p in out.rglob("*.integ")):
-        raise UsageError(f"the output folder {out} holds .integ sources; choose another --out")
+        return f"the output folder {out} holds .integ sources; choose another --out"
+    return None
 
 
 def _check_collisions(artifacts: list[Artifact], diagnostics: Diagnostics) -> None:

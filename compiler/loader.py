@@ -11,11 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from integc import syntax as s
+from typing import TYPE_CHECKING
+
 from integc.config import ProjectConfig, display_path
 from integc.diagnostics import Diagnostics, Span
-from integc.parser import parse_module
-from integc.suggest import closest
+
+if TYPE_CHECKING:  # imported when a project is loaded: the build cache's checks need none of it
+    from integc import syntax as s
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,25 @@ class LoadedProject:
     texts: dict[str, str]  # display path -> source text (for rendering diagnostics)
     hashes: dict[str, str]  # project-relative POSIX path -> sha256 of the bytes
     complete: bool  # every file was read and parsed
+    # For the build cache: each file read (resolved path, display path, sha256 of its raw bytes) and
+    # each import followed (importing file, the path as written, the file it resolved to).
+    files: tuple[tuple[Path, str, str], ...] = ()
+    imports: tuple[tuple[Path, str, Path], ...] = ()
 
 
-def load_project(config: ProjectConfig, diagnostics: Diagnostics) -> LoadedProject:
+def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) -> LoadedProject:
+    """Read and parse the entry file and everything it imports.
+
+    `cache` (an integc.cache.BuildCache) supplies files parsed by an earlier
+    build from the same text, and keeps the ones parsed now.
+    """
+    from integc import syntax as s
+
     modules: list[s.Module] = []
     texts: dict[str, str] = {}
     hashes: dict[str, str] = {}
+    files: list[tuple[Path, str, str]] = []
+    imports: list[tuple[Path, str, Path]] = []
     complete = True
     seen: set[Path] = set()
     queue: list[Path] = [config.entry]
@@ -41,15 +56,18 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics) -> LoadedProje
         if len(seen) > config.limits.max_files:
             diagnostics.report("E0104", f"the project has more than {config.limits.max_files} files",
                                None, help="raise `[limits] max_files` in integc.toml")
-            return LoadedProject(tuple(modules), texts, hashes, False)
+            return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports))
         shown = display_path(path)
-        text = _read_source(path, shown, config, diagnostics)
-        if text is None:
+        read = _read_source(path, shown, config, diagnostics)
+        if read is None:
             complete = False
             continue
+        text, raw_digest = read
+        files.append((path, shown, raw_digest))
         texts[shown] = text
-        hashes[path.relative_to(config.root).as_posix()] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        module = parse_module(text, shown, diagnostics, config.limits.max_depth)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        hashes[path.relative_to(config.root).as_posix()] = digest
+        module = _parse(text, shown, digest, config, diagnostics, cache)
         if module is None:
             complete = False
             continue
@@ -59,12 +77,43 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics) -> LoadedProje
                 target = _resolve_import(declaration, path, config.root, diagnostics)
                 if target is None:
                     complete = False
-                elif target not in seen:
-                    queue.append(target)
-    return LoadedProject(tuple(modules), texts, hashes, complete)
+                else:
+                    imports.append((path, declaration.path.value, target))
+                    if target not in seen:
+                        queue.append(target)
+    return LoadedProject(tuple(modules), texts, hashes, complete, tuple(files), tuple(imports))
 
 
-def _read_source(path: Path, shown: str, config: ProjectConfig, diagnostics: Diagnostics) -> str | None:
+def _parse(text: str, shown: str, digest: str, config: ProjectConfig, diagnostics: Diagnostics,
+           cache) -> s.Module | None:
+    from integc.parser import parse_module
+
+    if cache is None:
+        return parse_module(text, shown, diagnostics, config.limits.max_depth)
+    key = cache.module_key(shown, digest, config.limits.max_depth)
+    cached = cache.load_module(key)
+    if cached is not None:
+        module, found = cached
+        diagnostics.items.extend(found)
+        return module
+    found = Diagnostics()
+    module = parse_module(text, shown, found, config.limits.max_depth)
+    diagnostics.extend(found)
+    if module is not None:
+        cache.remember_module(key, module, found.items)
+    return module
+
+
+def decode_source(data: bytes) -> str:
+    """The text of a source file that `_read_source` accepted (BOM dropped, newlines normalised)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_source(path: Path, shown: str, config: ProjectConfig,
+                 diagnostics: Diagnostics) -> tuple[str, str] | None:
+    """(text, sha256 of the file's bytes), or None after reporting why the file cannot be used."""
     origin = Span(shown, 1, 1, 1, 1)
     try:
         size = path.stat().st_size
@@ -76,6 +125,7 @@ def _read_source(path: Path, shown: str, config: ProjectConfig, diagnostics: Dia
     except OSError as error:
         diagnostics.report("E0103", f"cannot read file: {error.strerror or error}", origin)
         return None
+    raw_digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -92,7 +142,7 @@ def _read_source(path: Path, shown: str, config: ProjectConfig, diagnostics: Dia
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         diagnostics.report("E0103", "file contains a NUL byte", Span(shown, line, column, line, column + 1))
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), raw_digest
 
 
 def _resolve_import(declaration: s.Import, importer: Path, root: Path, diagnostics: Diagnostics) -> Path | None:
@@ -123,7 +173,24 @@ def _resolve_import(declaration: s.Import, importer: Path, root: Path, diagnosti
     return real
 
 
+def import_target(raw: str, importer: Path, root: Path) -> Path | None:
+    """The file `import "raw"` in `importer` loads, or None where `_resolve_import` would report
+    E0401/E0402 (the same steps, without diagnostics: the build cache re-checks recorded imports)."""
+    relative = PurePosixPath(raw.replace("\\", "/"))
+    if not raw or relative.is_absolute() or (len(raw) > 1 and raw[1] == ":") or "\x00" in raw:
+        return None
+    candidate = Path(os.path.normpath(importer.parent / Path(*relative.parts)))
+    if not _is_within(candidate, root):
+        return None
+    real = candidate.resolve()
+    if not _is_within(real, root) or not real.is_file():
+        return None
+    return real
+
+
 def _missing_help(candidate: Path) -> str | None:
+    from integc.suggest import closest
+
     folder = candidate.parent
     if not folder.is_dir():
         return None

@@ -7,12 +7,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from integc import ir
-from integc.check import Checker
+from typing import TYPE_CHECKING
+
 from integc.config import CONFIG_NAME, ProjectConfig, display_path, load_config, locate_project
 from integc.diagnostics import Diagnostics
 from integc.loader import LoadedProject, load_project
-from integc.resolve import Resolver
+
+if TYPE_CHECKING:  # the stages import their modules when they run: `integc.build` stays light
+    from integc import ir
+    from integc.resolve import Symbols
 
 
 @dataclass
@@ -21,34 +24,57 @@ class CompileResult:
     diagnostics: Diagnostics
     config: ProjectConfig | None
     sources: dict[str, str] = field(default_factory=dict)  # display path -> text, for rendering
+    loaded: LoadedProject | None = field(default=None, repr=False)  # the files read (for the build cache)
 
 
-def compile_project(path: str | Path, out: str | Path | None = None) -> CompileResult:
+def compile_project(path: str | Path, out: str | Path | None = None, cache=None) -> CompileResult:
     """Compile the project at `path` (a folder or an entry file).
 
     Raises config.UsageError for command-line mistakes (no such path); every
-    problem in the sources is a diagnostic in the result.
+    problem in the sources is a diagnostic in the result. `cache` (an
+    integc.cache.BuildCache) lends files parsed by an earlier build.
     """
     with gc_paused():
-        return _compile(path, out)
+        diagnostics = Diagnostics()
+        config = load_config(path, diagnostics, out)
+        return compile_config(path, config, diagnostics, cache)
 
 
-def _compile(path: str | Path, out: str | Path | None) -> CompileResult:
-    diagnostics = Diagnostics()
-    config = load_config(path, diagnostics, out)
-    config_sources = _config_source(path)
-    if config is None:
-        return CompileResult(None, diagnostics, None, config_sources)
-    loaded = load_project(config, diagnostics)
-    result = CompileResult(None, diagnostics, config, {**config_sources, **loaded.texts})
-    if not loaded.complete:
+def compile_config(path: str | Path, config: ProjectConfig | None, diagnostics: Diagnostics,
+                   cache=None) -> CompileResult:
+    """Compile with a configuration already loaded by `load_config(path, diagnostics, ...)`."""
+    with gc_paused():
+        settings = config_sources(path)
+        if config is None:
+            return CompileResult(None, diagnostics, None, settings)
+        loaded = load_project(config, diagnostics, cache)
+        result = CompileResult(None, diagnostics, config, {**settings, **loaded.texts})
+        result.loaded = loaded
+        if not loaded.complete:
+            return result
+        result.project = _analyse(loaded, config, diagnostics)
         return result
-    result.project = _analyse(loaded, config, diagnostics)
-    return result
 
 
 def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnostics) -> ir.Project | None:
-    symbols = Resolver(loaded.modules, display_path(config.entry), diagnostics).run()
+    symbols = resolve_stage(loaded, config, diagnostics)
+    return check_stage(symbols, loaded, config, diagnostics)
+
+
+# The stages one by one (bench/phases.py times them separately).
+
+def resolve_stage(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnostics) -> Symbols:
+    from integc.resolve import Resolver
+
+    return Resolver(loaded.modules, display_path(config.entry), diagnostics).run()
+
+
+def check_stage(symbols: Symbols, loaded: LoadedProject, config: ProjectConfig,
+                diagnostics: Diagnostics) -> ir.Project | None:
+    """Check the flows and assemble the IR (None when there were errors)."""
+    from integc import ir
+    from integc.check import Checker
+
     flows = Checker(symbols, diagnostics).check_flows()
     if diagnostics.has_errors:
         return None
@@ -81,7 +107,8 @@ def gc_paused():
         gc.enable()
 
 
-def _config_source(path: str | Path) -> dict[str, str]:
+def config_sources(path: str | Path) -> dict[str, str]:
+    """{display path: text} of the project's integc.toml, if it has one (for rendering diagnostics)."""
     config_file = locate_project(path)[0] / CONFIG_NAME
     if not config_file.is_file():
         return {}

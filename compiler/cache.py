@@ -1,0 +1,301 @@
+"""The build cache: what `integc build` keeps to make the next build of the same project faster.
+
+Where: a folder beside the output folder, named after it -- `.build.integc-cache/`
+next to `build/` (`.<out>.integc-cache/` in general). It is only a cache:
+deleting it (or the output folder) just makes the next build a cold one. It
+is never written inside the output folder, so the atomic output swap and the
+files a user keeps there are unaffected, and a build still writes nothing but
+its output folder and the `.<out>.integc-*` names beside it.
+
+What it holds:
+- `record`: the previous successful build -- the compiler that made it, the
+  command's options, every input file's SHA-256 and how every import
+  resolved, and every output file's size, inode, mtime and SHA-256. When all
+  of that still holds, `integc build` reports the recorded diagnostics and
+  writes nothing ("nothing changed").
+- `modules/`: each parsed source file (its AST and its parse diagnostics),
+  keyed by the compiler, the file's path as shown in diagnostics, the
+  nesting limit and the SHA-256 of its text; when one file changes, the
+  others are not parsed again.
+
+Trust: every entry is signed (HMAC-SHA-256) with a random key kept in the
+user's cache folder (`$XDG_CACHE_HOME/integc/cache-key`, else
+`~/.cache/integc/cache-key`, mode 0600), so a cache folder that arrived with
+a repository, or was edited, is ignored rather than believed; entries
+unpickle only integc's own AST classes. Without a usable key there is no cache
+(builds are cold, and correct). The compiler's fingerprint (its version, the
+size and modification time of each of its files, the Python version) is part
+of every key, so a changed compiler never reuses an entry.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import io
+import json
+import operator
+import os
+import pickle
+import secrets
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+FORMAT = 1
+_KEY_NAME = "cache-key"
+_SIGNATURE = 32
+
+
+def cache_folder(out: Path) -> Path:
+    """The cache folder of an output folder: `.<name>.integc-cache` beside it."""
+    return out.parent / f".{out.name}.integc-cache"
+
+
+@lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    """Changes whenever any file of the installed compiler (or Python) changes."""
+    import importlib.util
+
+    import integc
+
+    # The interpreter, its environment and the libraries installed in it (a folder's mtime changes
+    # when a distribution is added, removed or upgraded there), then every file of integc itself.
+    digest = hashlib.sha256(f"{FORMAT}\0{integc.__version__}\0{sys.version}\0{sys.prefix}".encode())
+    for folder in sys.path:
+        if not folder.rstrip("/").endswith(("site-packages", "dist-packages")):
+            continue
+        try:
+            digest.update(f"{folder}\0{os.stat(folder or '.').st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{folder}\0-\n".encode())
+    for package in ("integc", "integc.targets", "integc.grammar", "integc.specs"):
+        spec = importlib.util.find_spec(package)  # finds, without importing, where each part lives
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            for root, dirs, files in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for name in sorted(files):
+                    if name.endswith((".pyc", ".pyo")):
+                        continue
+                    path = os.path.join(root, name)
+                    try:
+                        stat = os.stat(path)
+                    except OSError:
+                        continue
+                    digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _signing_key() -> bytes | None:
+    """This user's random cache key, created on first use; None when it cannot be kept."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = Path(base) / "integc" / _KEY_NAME
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+    except OSError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{_KEY_NAME}-")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(key)
+        try:
+            os.link(temporary, path)  # first writer wins; everyone then reads the same key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+        key = path.read_bytes()
+        return key if len(key) == 32 else None
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------- pickling the AST
+
+def _ast_classes() -> list[type]:
+    from integc import diagnostics, syntax
+
+    classes = [diagnostics.Span, diagnostics.Diagnostic, diagnostics.Note]
+    classes += [c for c in vars(syntax).values()
+                if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == syntax.__name__]
+    return classes
+
+
+@lru_cache(maxsize=1)
+def _dispatch_table() -> dict:
+    """Pickle each AST node as (class, field values): unpickling calls the constructor, which is
+    about three times faster than the generic state-setting path for frozen slotted dataclasses."""
+    table = {}
+    for cls in _ast_classes():
+        names = [f.name for f in dataclasses.fields(cls)]
+        get = operator.attrgetter(*names)
+        if len(names) == 1:
+            table[cls] = lambda obj, cls=cls, get=get: (cls, (get(obj),))
+        else:
+            table[cls] = lambda obj, cls=cls, get=get: (cls, get(obj))
+    return table
+
+
+@lru_cache(maxsize=1)
+def _allowed_classes() -> dict[tuple[str, str], type]:
+    return {(cls.__module__, cls.__qualname__): cls for cls in _ast_classes()}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        cls = _allowed_classes().get((module, name))
+        if cls is None:
+            raise pickle.UnpicklingError(f"{module}.{name} is not an AST class")
+        return cls
+
+
+def _dumps(value) -> bytes:
+    stream = io.BytesIO()
+    pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _dispatch_table()
+    pickler.dump(value)
+    return stream.getvalue()
+
+
+def _loads(data: bytes):
+    return _Unpickler(io.BytesIO(data)).load()
+
+
+# ---------------------------------------------------------------- the cache
+
+class BuildCache:
+    """One output folder's cache. Reads never raise; writes happen only in `commit`."""
+
+    def __init__(self, folder: Path, key: bytes, writable: bool):
+        self.folder = folder
+        self._key = key
+        self._writable = writable
+        self._new_modules: dict[str, tuple] = {}
+        self._used_modules: set[str] = set()
+
+    @classmethod
+    def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
+        key = _signing_key()
+        if key is None:
+            return None
+        return cls(cache_folder(out), key, writable)
+
+    # -- signed files
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).digest()
+
+    def _read(self, relative: str) -> bytes | None:
+        try:
+            data = (self.folder / relative).read_bytes()
+        except OSError:
+            return None
+        signature, payload = data[:_SIGNATURE], data[_SIGNATURE:]
+        if len(signature) != _SIGNATURE or not hmac.compare_digest(signature, self._sign(payload)):
+            return None
+        return payload
+
+    def _write(self, relative: str, payload: bytes) -> None:
+        target = self.folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(self._sign(payload) + payload)
+            os.replace(temporary, target)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            raise
+
+    # -- parsed modules
+
+    @staticmethod
+    def module_key(shown: str, text_digest: str, max_depth: int) -> str:
+        return hashlib.sha256(f"{compiler_fingerprint()}\0{shown}\0{max_depth}\0{text_digest}".encode()).hexdigest()
+
+    def load_module(self, key: str):
+        """(module, its parse diagnostics) cached under `key`, or None."""
+        payload = self._read(f"modules/{key}")
+        if payload is None:
+            return None
+        try:
+            module, diagnostics = _loads(payload)
+        except Exception:  # noqa: BLE001 -- a damaged entry is a miss
+            return None
+        self._used_modules.add(key)
+        return module, diagnostics
+
+    def remember_module(self, key: str, module, diagnostics: list) -> None:
+        """Keep a freshly parsed module, to be written by `commit`."""
+        self._used_modules.add(key)
+        if self._writable:
+            self._new_modules[key] = (module, diagnostics)
+
+    # -- the record of the last successful build
+
+    def load_record(self) -> dict | None:
+        payload = self._read("record")
+        if payload is None:
+            return None
+        try:
+            record = json.loads(payload)
+        except ValueError:
+            return None
+        return record if isinstance(record, dict) and record.get("format") == FORMAT else None
+
+    def commit(self, record: dict | None = None, prune: bool = True) -> None:
+        """Write the new modules (and the record), drop entries this build did not use.
+
+        A cache that cannot be written is left as it is: caching is never a reason to fail a build.
+        """
+        if not self._writable:
+            return
+        try:
+            for key, value in self._new_modules.items():
+                self._write(f"modules/{key}", _dumps(value))
+            self._new_modules.clear()
+            if prune:
+                self._prune()
+            if record is not None:
+                self._write("record", json.dumps({**record, "format": FORMAT}).encode("utf-8"))
+            readme = self.folder / "README.txt"
+            if not readme.exists():
+                readme.write_text(_README, encoding="utf-8")
+        except OSError:
+            pass
+
+    def forget_record(self) -> None:
+        if self._writable:
+            try:
+                (self.folder / "record").unlink()
+            except OSError:
+                pass
+
+    def _prune(self) -> None:
+        folder = self.folder / "modules"
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        for name in names:
+            if name not in self._used_modules:
+                try:
+                    os.unlink(folder / name)
+                except OSError:
+                    pass
+
+
+_README = """\
+integc build cache (see `integc.cache`): parsed sources and the record of the
+last build of the output folder next to this one. Safe to delete at any time;
+the next build is then a cold one.
+"""

@@ -1,0 +1,253 @@
+"""Incremental builds write exactly what a cold build writes.
+
+Each scenario builds the same sources twice -- once cold (`incremental=False`,
+a fresh output folder) and once through the build cache -- and compares the
+output folders byte for byte, file for file (the manifest included), and the
+diagnostics the two builds report.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from integc.build import TARGETS_ENTRY_POINT_GROUP, build_project
+from integc.cache import BuildCache, cache_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATOR = ROOT.parent / "shared" / "bench" / "gen_integ.py"
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _diagnostics(result) -> list[tuple]:
+    return [(d.code, d.message, d.span, d.help, d.notes) for d in result.diagnostics.sorted()]
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "landscape"
+    if GENERATOR.is_file():
+        subprocess.run([sys.executable, str(GENERATOR), "3", str(folder), "--flows"], check=True)
+    else:  # pragma: no cover -- outside the shared workspace
+        shutil.copytree(ROOT / "examples" / "order-to-cash", folder)
+    # a warning, so that reports are compared too
+    (folder / "extra.integ").write_text(
+        'system noowner {\n  base_url "https://x.example"\n  entity Thing { id: string @key }\n'
+        '  expose Thing at "/things" { list, get }\n}\n', encoding="utf-8")
+    main = folder / "main.integ"
+    main.write_text(main.read_text(encoding="utf-8") + 'import "extra.integ"\n', encoding="utf-8")
+    return folder
+
+
+def _system_file(project: Path) -> Path:
+    files = sorted((project / "systems").glob("*.integ")) if (project / "systems").is_dir() else []
+    return files[0] if files else project / "extra.integ"
+
+
+def _cold(project: Path, out: Path):
+    if out.exists():
+        shutil.rmtree(out)
+    return build_project(project, out, incremental=False)
+
+
+def assert_same_as_cold(project: Path, out: Path, tmp_path: Path, expect_reused: bool | None = None) -> None:
+    warm = build_project(project, out)
+    if expect_reused is not None:
+        assert warm.reused is expect_reused
+    cold_out = tmp_path / "cold"
+    cold = _cold(project, cold_out)
+    assert _diagnostics(warm) == _diagnostics(cold)
+    assert warm.written == cold.written
+    assert _tree(out) == _tree(cold_out)
+
+
+def test_incremental_builds_match_cold_builds(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = build_project(project, out)
+    assert not first.reused and first.written
+    assert [d.code for d in first.diagnostics.items] == ["W0601"]
+    assert cache_folder(out).is_dir() and (cache_folder(out) / "record").is_file()
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+
+    # touch without changing: still nothing to do
+    target = _system_file(project)
+    original = target.read_bytes()
+    os.utime(target)
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+
+    # change one system's file: rebuilt (the other files come from the cache), same bytes as cold
+    target.write_bytes(original.replace(b'title "System', b'title "Renamed system', 1))
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+
+    # revert it
+    target.write_bytes(original)
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+
+
+def test_a_changed_or_missing_output_file_is_rebuilt(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    victim = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "integc-manifest.json")[0]
+    content = victim.read_bytes()
+    victim.write_bytes(content[:-1] + (b"X" if content[-1:] != b"X" else b"Y"))
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    victim.unlink()
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    # a file the user put there is kept, as a cold build keeps it
+    (out / "NOTES.txt").write_text("mine", encoding="utf-8")
+    warm = build_project(project, out)
+    assert warm.reused and (out / "NOTES.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_options_and_settings_are_part_of_the_key(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    with_ir = build_project(project, out, emit_ir=True)
+    assert not with_ir.reused and "ir.json" in with_ir.written
+    assert build_project(project, out, emit_ir=True).reused
+    (project / "integc.toml").write_text("[targets.k8s]\nenabled = false\n", encoding="utf-8")
+    changed = build_project(project, out, emit_ir=True)
+    assert not changed.reused
+    assert not any(p.startswith("deploy/") for p in changed.written)
+    cold_out = tmp_path / "cold"
+    if cold_out.exists():
+        shutil.rmtree(cold_out)
+    build_project(project, cold_out, emit_ir=True, incremental=False)
+    assert _tree(out) == _tree(cold_out)
+
+
+def test_a_failed_build_keeps_the_last_good_record(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    original = target.read_bytes()
+    target.write_bytes(original + b"\nthis is not valid\n")
+    broken = build_project(project, out)
+    assert broken.diagnostics.has_errors and not broken.reused
+    cold = build_project(project, tmp_path / "cold-broken", incremental=False)
+    assert _diagnostics(broken) == _diagnostics(cold)
+    target.write_bytes(original)
+    assert build_project(project, out).reused  # the output is still the last good build's
+
+
+def test_parse_diagnostics_come_back_from_the_module_cache(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "main.integ").write_text('import "a.integ"\nimport "b.integ"\n', encoding="utf-8")
+    (project / "a.integ").write_text('type A {\n  s: string = "bad \\q escape"\n  n: int = 99999999999999999999\n}\n',
+                                     encoding="utf-8")
+    (project / "b.integ").write_text("type B { x: int }\n", encoding="utf-8")
+    out = tmp_path / "out"
+    first = build_project(project, out)
+    (project / "b.integ").write_text("type B { y: int }\n", encoding="utf-8")
+    second = build_project(project, out)  # a.integ comes from the cache, with its two E0105
+    cold = build_project(project, tmp_path / "cold", incremental=False)
+    assert [d.code for d in first.diagnostics.sorted()].count("E0105") == 2
+    assert _diagnostics(second) == _diagnostics(cold)
+
+
+def test_a_cache_that_is_not_ours_is_ignored(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    folder = cache_folder(out)
+    for entry in [folder / "record", *sorted((folder / "modules").iterdir())]:
+        data = bytearray(entry.read_bytes())
+        data[-1] ^= 1  # any change breaks the signature
+        entry.write_bytes(bytes(data))
+    again = build_project(project, out)
+    assert not again.reused
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+
+
+def test_imports_are_checked_again(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    (project / "v1").mkdir(parents=True)
+    (project / "v2").mkdir()
+    (project / "v1" / "t.integ").write_text("type T { a: int }\n", encoding="utf-8")
+    (project / "v2" / "t.integ").write_text("type T { a: int }\n", encoding="utf-8")
+    (project / "current").symlink_to("v1")
+    (project / "main.integ").write_text('import "current/t.integ"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    build_project(project, out)
+    assert build_project(project, out).reused
+    (project / "current").unlink()
+    (project / "current").symlink_to("v2")  # the same bytes, but another file
+    assert not build_project(project, out).reused
+
+
+def test_only_the_output_folder_and_its_cache_are_written(project: Path, tmp_path: Path) -> None:
+    before = {p for p in project.rglob("*")}
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes() + b"\n")
+    build_project(project, out)
+    assert {p for p in project.rglob("*")} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "landscape") == [".out.integc-cache", "out"]
+
+
+def test_unused_module_entries_are_pruned(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    modules = cache_folder(out) / "modules"
+    count = len(list(modules.iterdir()))
+    target = _system_file(project)
+    for i in range(3):
+        target.write_bytes(target.read_bytes() + f"\n# edit {i}\n".encode())
+        build_project(project, out)
+    assert len(list(modules.iterdir())) == count
+
+
+def test_entry_point_group_matches_the_targets_package() -> None:
+    from integc.targets import ENTRY_POINT_GROUP
+    assert TARGETS_ENTRY_POINT_GROUP == ENTRY_POINT_GROUP
+
+
+def test_import_target_agrees_with_the_loader(tmp_path: Path) -> None:
+    from integc.diagnostics import Diagnostics
+    from integc.loader import _resolve_import, import_target
+    from integc import syntax as s
+    from integc.diagnostics import Span
+
+    root = tmp_path / "p"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "x.integ").write_text("", encoding="utf-8")
+    (root / "link.integ").symlink_to(tmp_path)  # a symlink out
+    importer = root / "main.integ"
+    for raw in ["sub/x.integ", "./sub/../sub/x.integ", "../x.integ", "/etc/passwd", "missing.integ", "sub",
+                "link.integ", "C:/x", "", "sub\\x.integ", "a\x00b"]:
+        span = Span("main.integ", 1, 1, 1, 2)
+        declaration = s.Import(s.Value("string", raw, span), span)
+        assert import_target(raw, importer, root) == _resolve_import(declaration, importer, root, Diagnostics())
+
+
+def test_no_cache_without_a_signing_key(project: Path, tmp_path: Path, monkeypatch) -> None:
+    import integc.cache as cache
+
+    monkeypatch.setattr(cache, "_signing_key", lambda: None)
+    assert BuildCache.open(tmp_path / "out") is None
+    out = tmp_path / "out"
+    assert not build_project(project, out).reused
+    assert not build_project(project, out).reused
+    assert not cache_folder(out).exists()
+
+
+def test_cli_reports_the_same_when_nothing_changed(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runs = []
+    for _ in range(2):
+        for fmt in ("text", "json"):
+            done = subprocess.run([sys.executable, "-m", "integc", "build", str(project), "--out", str(out),
+                                   "--format", fmt], capture_output=True, text=True, cwd=tmp_path)
+            runs.append((fmt, done.returncode, done.stdout, done.stderr))
+    assert runs[0] == runs[2] and runs[1] == runs[3]
+    assert json.loads(runs[1][2])  # the JSON report
