@@ -123,7 +123,8 @@ def check(path: Path, strict: bool, output_format: str) -> None:
 @strict_option
 @format_option
 @click.option("--emit-ir", is_flag=True, help="Also write ir.json, the resolved model (specs/ir.schema.json).")
-def build(path: Path, out: Path | None, strict: bool, output_format: str, emit_ir: bool) -> None:
+@click.option("--watch", is_flag=True, help="Rebuild whenever a .integ file or integc.toml changes (Ctrl-C stops).")
+def build(path: Path, out: Path | None, strict: bool, output_format: str, emit_ir: bool, watch: bool) -> None:
     """Check a project and generate its outputs."""
     from integc.build import build_project
 
@@ -135,6 +136,10 @@ def build(path: Path, out: Path | None, strict: bool, output_format: str, emit_i
         if result.out is not None and output_format == "text":
             click.echo(f"wrote {len(result.written)} files to {_shown(result.out)}", err=True)
         return exit_code(found, strict)
+    if watch:
+        from integc.watch import watch_and_rebuild
+        run_guarded(lambda: watch_and_rebuild(path, out, action))
+        return
     run_guarded(action)
 
 

@@ -1,0 +1,149 @@
+"""`integc build --watch`: rebuilds on change, debounced, keeps going after errors, Ctrl-C exits 0."""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from integc.watch import Watcher, watch_and_rebuild
+
+STARTER_FIX = "retry 3 backoff exponential 1s max 1m"
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.fixture
+def watched(tmp_path):
+    (tmp_path / "main.integ").write_text("enum E { a }\n")
+    (tmp_path / "build").mkdir()
+    calls: list[list[str]] = []
+    stop = threading.Event()
+    watcher = Watcher(tmp_path, calls.append, lambda: [(tmp_path / "build").resolve()], debounce=0.2)
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    time.sleep(0.5)  # let the observer start
+    yield tmp_path, calls
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_sources_and_config_trigger_one_debounced_rebuild(watched):
+    folder, calls = watched
+    for i in range(5):  # a burst of saves: one rebuild
+        (folder / "main.integ").write_text(f"enum E {{ a{i} }}\n")
+        time.sleep(0.02)
+    assert _wait_for(lambda: len(calls) == 1)
+    time.sleep(0.6)
+    assert len(calls) == 1
+    assert [Path(p).name for p in calls[0]] == ["main.integ"]
+    (folder / "integc.toml").write_text('out = "build"\n')
+    assert _wait_for(lambda: len(calls) == 2)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "more.integ").write_text("enum F { b }\n")
+    assert _wait_for(lambda: len(calls) == 3)
+
+
+def test_output_folder_hidden_folders_and_other_files_are_ignored(watched):
+    folder, calls = watched
+    (folder / "build" / "x.integ").write_text("enum E { a }\n")
+    (folder / "notes.txt").write_text("x\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "y.integ").write_text("x\n")
+    (folder / "build" / "openapi.yaml").write_text("x\n")
+    time.sleep(1.0)
+    assert calls == []
+
+
+def test_watch_and_rebuild_keeps_going_after_errors(tmp_path, capsys):
+    (tmp_path / "main.integ").write_text("enum E { a }\n")
+    results = iter([1, RuntimeError("boom"), 0])
+    built = []
+
+    def build_once() -> int:
+        built.append(time.monotonic())
+        outcome = next(results)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    stop = threading.Event()
+    thread = threading.Thread(target=watch_and_rebuild, args=(tmp_path, None, build_once, stop), daemon=True)
+    thread.start()
+    assert _wait_for(lambda: len(built) == 1)
+    time.sleep(0.5)
+    (tmp_path / "main.integ").write_text("enum E { b }\n")
+    assert _wait_for(lambda: len(built) == 2)
+    time.sleep(0.3)
+    (tmp_path / "main.integ").write_text("enum E { c }\n")
+    assert _wait_for(lambda: len(built) == 3)
+    stop.set()
+    thread.join(timeout=10)
+    err = capsys.readouterr().err
+    assert "build failed; watching" in err
+    assert "internal compiler error: RuntimeError: boom" in err
+    assert err.count("build ok; watching") == 1
+    assert "changed main.integ: building" in err
+
+
+def test_cli_build_watch_end_to_end(tmp_path):
+    project = tmp_path / "proj"
+    subprocess.run([sys.executable, "-m", "integc", "init", str(project)], check=True, capture_output=True)
+    main = project / "main.integ"
+    good = main.read_text()
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+    process = subprocess.Popen([sys.executable, "-m", "integc", "build", "--watch"], cwd=project, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "NO_COLOR": "1"})
+
+    def pump():
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+
+    def expect(text: str, timeout: float = 30.0) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"never saw {text!r}; output:\n{''.join(seen)}")
+
+    try:
+        expect("build ok; watching")
+        manifest = project / "build" / "integc-manifest.json"
+        assert manifest.is_file()
+        first = manifest.stat().st_mtime_ns
+        main.write_text(good + "\nflow broken {\n  from nowhere.Thing\n}\n")
+        expect("build failed; watching")
+        assert any("error[E0201]" in line for line in seen), "".join(seen)
+        main.write_text(good.replace("sales-ops", "sales-team") if "sales-ops" in good else good + "\n")
+        expect("build ok; watching")
+        assert manifest.stat().st_mtime_ns != first
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        expect("stopped watching", timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
