@@ -310,33 +310,43 @@ class Checker:
             self._d.report("E0303", f"this value may be absent, but `{owner}.{target.name}` is required",
                            expr.span, help="give a fallback with `??`, e.g. `... ?? \"\"`")
             return None
-        self._check_pii(checked, expr.span)
+        self._check_pii(checked)
         return checked
 
-    def _check_pii(self, expr: ir.Expr, span: Span) -> None:
+    def _check_pii(self, expr: ir.Expr) -> None:
+        """E0501 at every read of personal data (a nested block's reads are found again by the
+        enclosing assignment; identical reports collapse into one)."""
         if self._target_system.handles_pii:
             return
-        field_name = self._pii_read(expr)
-        if field_name is not None:
+        for field_name, span in self._pii_reads(expr):
             self._d.report("E0501", f"personal data `{field_name}` flows in `{self._flow_name}` to system "
                                     f"`{self._target_system.name}`, which does not handle pii", span,
                            help=f"declare `handles pii` in system `{self._target_system.name}` if it may hold "
                                 f"personal data, or do not map this field")
 
-    def _pii_read(self, expr: ir.Expr) -> str | None:
-        """The first @pii field (or a record holding one) that the expression reads."""
-        stack = [expr]
+    def _pii_reads(self, expr: ir.Expr) -> list[tuple[str, Span]]:
+        """Each read of a @pii field (or of a record holding one) in the expression.
+
+        The list an `each` walks counts only when the list field itself is @pii;
+        personal data inside its records is found where the body reads it.
+        """
+        found = []
+        stack: list[tuple[ir.Expr, bool]] = [(expr, False)]
         while stack:
-            node = stack.pop()
+            node, each_source = stack.pop()
             if isinstance(node, ir.Get):
                 owner_type = node.obj.type if node.obj is not None else None
                 fields = self._symbols.record_fields(owner_type) if owner_type else self._source_fields
                 f = next((f for f in fields if f.name == node.field), None)
-                if f is not None and (f.pii or self._contains_pii(f.type, set())):
-                    return f.name
-            for child in _children(node):
-                stack.append(child)
-        return None
+                if f is not None and (f.pii or (not each_source and self._contains_pii(f.type, set()))):
+                    found.append((f.name, node.origin))
+                    continue
+            if isinstance(node, ir.Each):
+                stack.append((node.source, True))
+                stack.extend((a.expr, False) for a in node.fields)
+            else:
+                stack.extend((child, False) for child in _children(node))
+        return found
 
     def _contains_pii(self, t: ir.TypeRef, seen: set) -> bool:
         if t.kind in ("list", "map"):

@@ -10,12 +10,15 @@ import unicodedata
 from integc import __version__
 from integc.codes import CODES
 from integc.diagnostics import Diagnostic
+from integc.secrets_scan import scan_credentials
 
 _COLOURS = {"error": "\033[1;31m", "warning": "\033[1;33m", "note": "\033[1;36m", "help": "\033[1;32m",
             "bold": "\033[1m", "blue": "\033[1;34m", "reset": "\033[0m"}
 # Control characters (bidi overrides included) are shown escaped so a source
 # line cannot rewrite the terminal or disguise what it contains.
 _INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+# Diagnostics about credentials: the snippet masks the span instead of repeating it.
+REDACTED_CODES = frozenset({"E0502"})
 
 
 def _safe(text: str) -> str:
@@ -52,7 +55,7 @@ def render_text(diagnostics: list[Diagnostic], sources: dict[str, str], colour: 
 def _render_one(d: Diagnostic, sources: dict[str, str], paint: _Paint) -> str:
     lines = [paint(d.severity, f"{d.severity}[{d.code}]") + paint("bold", f": {_safe(d.message)}")]
     if d.span is not None:
-        lines += _snippet(d.span, sources, paint, "-->")
+        lines += _snippet(d.span, sources, paint, "-->", redact=d.code in REDACTED_CODES)
     for note in d.notes:
         lines.append(paint("note", "note") + f": {_safe(note.message)}")
         lines += _snippet(note.span, sources, paint, "-->")
@@ -61,7 +64,7 @@ def _render_one(d: Diagnostic, sources: dict[str, str], paint: _Paint) -> str:
     return "\n".join(lines)
 
 
-def _snippet(span, sources: dict[str, str], paint: _Paint, arrow: str) -> list[str]:
+def _snippet(span, sources: dict[str, str], paint: _Paint, arrow: str, redact: bool = False) -> list[str]:
     text = sources.get(span.file)
     gutter = " " * len(str(span.line))
     out = [f"{gutter}{paint('blue', arrow)} {_safe(span.file)}:{span.line}:{span.column}"]
@@ -71,11 +74,24 @@ def _snippet(span, sources: dict[str, str], paint: _Paint, arrow: str) -> list[s
     if not 1 <= span.line <= len(source_lines):
         return out
     line = source_lines[span.line - 1]
+    if redact:
+        line = _redact(line, span)
     shown, start, width = _window(line, span)
     out.append(f"{gutter} {paint('blue', '|')}")
     out.append(f"{paint('blue', str(span.line))} {paint('blue', '|')} {shown}")
     out.append(f"{gutter} {paint('blue', '|')} {' ' * start}{paint('error', '^' * width)}")
     return out
+
+
+def _redact(line: str, span) -> str:
+    """Hide every credential in the shown line; each keeps its first 4 characters as a clue."""
+    regions = [(span.column - 1, span.end_column - 1 if span.end_line == span.line else len(line))]
+    regions += [(f.span.column - 1, f.span.end_column - 1) for f in scan_credentials(line, "")]
+    chars = list(line)
+    for start, end in regions:
+        for i in range(start + 4, min(end, len(chars))):
+            chars[i] = "*"
+    return "".join(chars)
 
 
 def _window(line: str, span) -> tuple[str, int, int]:

@@ -155,3 +155,16 @@ def test_config_errors_point_into_integc_toml(tmp_path: Path) -> None:
     found = json.loads(run(["check", ".", "--format", "json"], cwd=tmp_path).stdout)
     assert [(d["code"], d["file"], d["line"]) for d in found] == [("E0403", "integc.toml", 2)]
     assert "bogus" in found[0]["message"]
+
+
+def test_credential_diagnostics_never_show_the_value(tmp_path: Path) -> None:
+    (tmp_path / "main.integ").write_text(
+        '# old key: sk_live_abcdefghijklmnop1234\n'
+        'system a { owner "o" base_url "https://admin:hunter2@x.example/api" title "AKIAABCDEFGHIJKLMNOP" }\n')
+    for output_format in ("text", "json", "github", "sarif"):
+        result = run(["check", ".", "--format", output_format], cwd=tmp_path)
+        assert result.returncode == 1
+        shown = result.stdout + result.stderr
+        assert shown.count("E0502") >= 3
+        for secret in ("abcdefghijklmnop1234", "hunter2", "ABCDEFGHIJKLMNOP"):
+            assert secret not in shown, (output_format, shown)
