@@ -65,8 +65,6 @@ def _materialize(spec: str, project: Path | None, workdir: Path, tag: str) -> Si
     if Path(spec).exists():
         path = Path(spec)
         root = path if path.is_dir() else path.parent
-        if project is not None:
-            raise UsageError("--project applies to git revisions only; name the folder directly")
         return Side(spec, path, root)
     cwd = Path.cwd()
     repo = _repo_root(cwd)
@@ -158,7 +156,8 @@ def _relabel(result, side: Side):
 @click.argument("old")
 @click.argument("new")
 @click.option("--project", type=click.Path(path_type=Path),
-              help="The project folder inside the repository, for git revisions (default: the current folder).")
+              help="Where the project is in the repository, for git revisions (default: the current folder); "
+                   "relative to the current folder. Ignored for OLD/NEW given as folders.")
 @click.option("--format", "output_format", type=click.Choice(("text", "markdown", "json")), default="text",
               show_default=True, help="Report format; markdown is ready for a pull-request comment or job summary.")
 @click.option("--allow-breaking", is_flag=True, help="Report breaking changes but exit 0.")

@@ -82,6 +82,57 @@ def test_generated_programs(tmp_path_factory, program, scramble, data):
     _check_project(folder)
 
 
+def _hardening_strategies():
+    """tests/hardening's grammar-based program strategies (another generator than ours), if present."""
+    import importlib.util
+
+    path = REPO / "tests" / "hardening" / "integ_strategies.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("review_integ_strategies", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_HARDENING = _hardening_strategies()
+
+
+@pytest.mark.skipif(_HARDENING is None, reason="tests/hardening/integ_strategies.py is not there")
+@settings(PROPERTY, max_examples=150)
+@given(st.data())
+def test_grammar_generated_programs(tmp_path_factory, data):
+    """Programs that parse (valid or not): idempotent, same comments, same syntax tree; same IR if they compile."""
+    from integc.diagnostics import Diagnostics
+    from integc.formatter import _shape
+    from integc.parser import parse_module
+    from integc.pipeline import compile_project
+
+    text = data.draw(st.one_of(_HARDENING.program(), _HARDENING.coherent_program()))
+    if data.draw(st.booleans()):
+        module = parse_module(text, "x.integ", Diagnostics())
+        if module is not None:
+            text = data.draw(relayout(text))
+    module = parse_module(text, "x.integ", Diagnostics())
+    if module is None:
+        with pytest.raises(FormatError):
+            format_text(text)
+        return
+    result = format_text(text)
+    assert not result.kept or parser_inherits_docs(), result.kept
+    out = result.text
+    assert format_source(out) == out
+    assert Counter(comment_texts(text)) == Counter(comment_texts(out))
+    assert _shape(parse_module(out, "x.integ", Diagnostics())) == _shape(module)
+    folder = tmp_path_factory.mktemp("grammar")
+    (folder / "main.integ").write_text(text, encoding="utf-8")
+    before = compile_project(folder / "main.integ")
+    if before.project is None:
+        return
+    (folder / "main.integ").write_text(out, encoding="utf-8")
+    assert ir_fingerprint(compile_ok(folder / "main.integ")) == ir_fingerprint(before.project)
+
+
 # ---------------------------------------------------------------- the style
 
 MESSY = '''\
