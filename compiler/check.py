@@ -15,7 +15,7 @@ from integc import ir
 from integc import syntax as s
 from integc.builtins import BUILTINS
 from integc.diagnostics import Diagnostics, Note, Span
-from integc.resolve import Symbols, duration_iso
+from integc.resolve import INVALID, Symbols, WireValues, duration_iso
 from integc.typerules import NUMERIC, STRING, STRINGLIKE, assignable, unify
 from integc.suggest import did_you_mean
 
@@ -54,6 +54,7 @@ class Checker:
     def __init__(self, symbols: Symbols, diagnostics: Diagnostics):
         self._symbols = symbols
         self._d = diagnostics
+        self._wire = WireValues(symbols, diagnostics)
 
     # ------------------------------------------------------------ systems
 
@@ -83,16 +84,40 @@ class Checker:
         elif "retry" not in clauses:
             self._d.report("W0602", f"flow `{flow.name.text}` has no retry policy", flow.name.span,
                            help="add e.g. `retry 5 backoff exponential 2s max 5m`")
-        tests = tuple(ir.FlowTest(t.name.value, t.input.to_python(), t.expect.to_python(), t.span)
-                      for t in flow.members if isinstance(t, s.FlowTest))
         if source is None or target is None:
             return None
+        tests = self._tests(flow, source, target)
         map_block = clauses.get("map")
         assignments = self._mapping(flow, map_block, source, target)
-        if None in (trigger, write, on_error, assignments) or (clauses.get("retry") and retry is None):
+        if None in (trigger, write, on_error, assignments, tests) or (clauses.get("retry") and retry is None):
             return None
         return ir.Flow(flow.name.text, source.qualified_name, target.qualified_name, trigger, write,
                        assignments, retry, on_error, tests, flow.doc, flow.span)
+
+    def _tests(self, flow: s.Flow, source: ir.Entity, target: ir.Entity) -> tuple[ir.FlowTest, ...] | None:
+        """`test` blocks: input is (part of) a source record, expect the mapped target record (wire form).
+
+        Fields are checked by name and type; the input need not hold fields the mapping never reads.
+        """
+        tests = []
+        names: dict[str, Span] = {}
+        ok = True
+        for test in (m for m in flow.members if isinstance(m, s.FlowTest)):
+            if test.name.value in names:
+                self._d.report("E0202", f"test {test.name.value!r} is declared twice", test.name.span,
+                               notes=(Note(names[test.name.value], "first declared here"),))
+                ok = False
+                continue
+            names[test.name.value] = test.name.span
+            given = self._wire.to_wire(test.input, ir.TypeRef("entity", source.qualified_name), False,
+                                       "test input", require_all=False)
+            expect = self._wire.to_wire(test.expect, ir.TypeRef("entity", target.qualified_name), False,
+                                        "test expectation", require_all=False)
+            if given is INVALID or expect is INVALID:
+                ok = False
+                continue
+            tests.append(ir.FlowTest(test.name.value, given, expect, test.span))
+        return tuple(tests) if ok else None
 
     def _flow_clauses(self, flow: s.Flow) -> dict:
         clauses: dict[str, object] = {}

@@ -66,12 +66,84 @@ def _declared_name(declaration) -> s.Name | None:
     return getattr(declaration, "name", None) if not isinstance(declaration, (s.Package, s.Import)) else None
 
 
+class WireValues:
+    """Literal values (defaults, examples, flow tests) to their JSON wire form, checked against a type."""
+
+    def __init__(self, symbols: Symbols, diagnostics: Diagnostics):
+        self._symbols = symbols
+        self._diagnostics = diagnostics
+        self._require_all = True
+
+
+    def to_wire(self, value: s.Value, type_ref: ir.TypeRef, optional: bool, role: str,
+                require_all: bool = True) -> object:
+        """The JSON wire form of a default/example, or INVALID after reporting E0205/E0201."""
+        self._require_all = require_all
+        problem = self._wire_problem(value, type_ref, optional)
+        if isinstance(problem, _Problem):
+            self._diagnostics.report(problem.code, f"{role} {problem.message}", problem.span or value.span,
+                           help=problem.help)
+            return INVALID
+        return problem
+
+    def _wire_problem(self, value: s.Value, t: ir.TypeRef, optional: bool):
+        if value.kind == "null":
+            return None if optional else _Problem("E0205", f"is null, but the field is not optional (`{t}`)")
+        kind = t.kind
+        bad = _Problem("E0205", f"{_describe_value(value)} does not fit a `{t}` field")
+        if kind == "json":
+            return value.to_python() if value.kind != "symbol" else value.value
+        if kind == "enum":
+            enum = self._symbols.enums.get(t.ref)
+            if value.kind not in ("symbol", "string") or enum is None:
+                return bad
+            for member in enum.members:
+                if value.value in (member.name, member.wire):
+                    return member.wire
+            return _Problem("E0201", f"`{value.value}` is not a member of enum `{t.ref}`",
+                            help=did_you_mean(str(value.value), [m.name for m in enum.members]))
+        if kind in ("type", "entity"):
+            if value.kind != "object":
+                return bad
+            return self._record_wire(value, t)
+        if kind in ("list", "map"):
+            if kind == "list" and value.kind == "list":
+                items = [self._wire_problem(v, t.item, False) for v in value.value]
+            elif kind == "map" and value.kind == "object":
+                items = [self._wire_problem(v, t.item, False) for _, v in value.value]
+            else:
+                return bad
+            problem = next((i for i in items if isinstance(i, _Problem)), None)
+            if problem is not None:
+                return problem
+            return items if kind == "list" else dict(zip((k for k, _ in value.value), items))
+        return _scalar_wire(value, kind, bad)
+
+    def _record_wire(self, value: s.Value, t: ir.TypeRef):
+        fields = {f.name: f for f in self._symbols.record_fields(t)}
+        out = {}
+        for key, item in value.value:
+            f = fields.get(key)
+            if f is None:
+                return _Problem("E0201", f"has no field `{key}` in `{t}`", item.span,
+                                help=did_you_mean(key, fields))
+            wire = self._wire_problem(item, f.type, f.optional)
+            if isinstance(wire, _Problem):
+                return wire
+            out[key] = wire
+        missing = [name for name, f in fields.items() if f.required and name not in out]
+        if missing and self._require_all:
+            return _Problem("E0205", f"lacks required field `{missing[0]}` of `{t}`")
+        return out
+
+
 class Resolver:
     def __init__(self, modules: tuple[s.Module, ...], entry_file: str, diagnostics: Diagnostics):
         self._modules = modules
         self._entry_file = entry_file
         self._d = diagnostics
         self.symbols = Symbols()
+        self._wire = WireValues(self.symbols, diagnostics)
 
     # ------------------------------------------------------------ driver
 
@@ -363,81 +435,20 @@ class Resolver:
             default = example = None
             has_example = False
             if f.default is not None:
-                default = self.to_wire(f.default, provisional.type, provisional.optional, "default")
+                default = self._wire.to_wire(f.default, provisional.type, provisional.optional, "default")
             example_annotation = next((a for a in f.annotations if a.name.text == "example" and len(a.args) == 1),
                                       None)
             if example_annotation is not None:
-                example = self.to_wire(example_annotation.args[0], provisional.type, provisional.optional,
+                example = self._wire.to_wire(example_annotation.args[0], provisional.type, provisional.optional,
                                        "example")
-                has_example = example is not _INVALID
+                has_example = example is not INVALID
             finished.append(ir.Field(
                 provisional.name, provisional.type, provisional.optional, provisional.has_default,
-                None if default is _INVALID else default, provisional.key, provisional.readonly, provisional.pii,
+                None if default is INVALID else default, provisional.key, provisional.readonly, provisional.pii,
                 provisional.deprecated, provisional.min_length, provisional.max_length, provisional.minimum,
-                provisional.maximum, provisional.pattern, has_example, None if example is _INVALID else example,
+                provisional.maximum, provisional.pattern, has_example, None if example is INVALID else example,
                 provisional.description, provisional.origin))
         return tuple(finished)
-
-    # ------------------------------------------------------------ literal values to wire form
-
-    def to_wire(self, value: s.Value, type_ref: ir.TypeRef, optional: bool, role: str) -> object:
-        """The JSON wire form of a default/example, or _INVALID after reporting E0205/E0201."""
-        problem = self._wire_problem(value, type_ref, optional)
-        if isinstance(problem, _Problem):
-            self._d.report(problem.code, f"{role} {problem.message}", problem.span or value.span,
-                           help=problem.help)
-            return _INVALID
-        return problem
-
-    def _wire_problem(self, value: s.Value, t: ir.TypeRef, optional: bool):
-        if value.kind == "null":
-            return None if optional else _Problem("E0205", f"is null, but the field is not optional (`{t}`)")
-        kind = t.kind
-        bad = _Problem("E0205", f"{_describe_value(value)} does not fit a `{t}` field")
-        if kind == "json":
-            return value.to_python() if value.kind != "symbol" else value.value
-        if kind == "enum":
-            enum = self.symbols.enums.get(t.ref)
-            if value.kind not in ("symbol", "string") or enum is None:
-                return bad
-            for member in enum.members:
-                if value.value in (member.name, member.wire):
-                    return member.wire
-            return _Problem("E0201", f"`{value.value}` is not a member of enum `{t.ref}`",
-                            help=did_you_mean(str(value.value), [m.name for m in enum.members]))
-        if kind in ("type", "entity"):
-            if value.kind != "object":
-                return bad
-            return self._record_wire(value, t)
-        if kind in ("list", "map"):
-            if kind == "list" and value.kind == "list":
-                items = [self._wire_problem(v, t.item, False) for v in value.value]
-            elif kind == "map" and value.kind == "object":
-                items = [self._wire_problem(v, t.item, False) for _, v in value.value]
-            else:
-                return bad
-            problem = next((i for i in items if isinstance(i, _Problem)), None)
-            if problem is not None:
-                return problem
-            return items if kind == "list" else dict(zip((k for k, _ in value.value), items))
-        return _scalar_wire(value, kind, bad)
-
-    def _record_wire(self, value: s.Value, t: ir.TypeRef):
-        fields = {f.name: f for f in self.symbols.record_fields(t)}
-        out = {}
-        for key, item in value.value:
-            f = fields.get(key)
-            if f is None:
-                return _Problem("E0201", f"has no field `{key}` in `{t}`", item.span,
-                                help=did_you_mean(key, fields))
-            wire = self._wire_problem(item, f.type, f.optional)
-            if isinstance(wire, _Problem):
-                return wire
-            out[key] = wire
-        missing = [name for name, f in fields.items() if f.required and name not in out]
-        if missing:
-            return _Problem("E0205", f"lacks required field `{missing[0]}` of `{t}`")
-        return out
 
     # ------------------------------------------------------------ systems
 
@@ -703,7 +714,7 @@ class _Invalid:
         return "<invalid>"
 
 
-_INVALID = _Invalid()
+INVALID = _Invalid()
 
 
 @dataclass(frozen=True)
