@@ -65,6 +65,12 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _escape(text: str, property_value: bool = False) -> str:
+    """GitHub workflow-command escaping."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
 def _diff(path: str, before: str, after: str) -> str:
     return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
                                         f"a/{path}", f"b/{path}"))
@@ -123,8 +129,16 @@ def command(paths: tuple[Path, ...], check: bool, show_diff: bool, output_format
                 click.echo(_diff(shown, normalize_newlines(text), formatted), nl=False)
             if check:
                 click.echo(f"would reformat {shown}", err=True)
+                if output_format == "github":
+                    click.echo(f"::error file={_escape(shown, True)},title=integc fmt::"
+                               f"{_escape(shown)} is not formatted; run `integc fmt`")
             elif not show_diff:
-                write_atomic(path, formatted)
+                try:
+                    write_atomic(path, formatted)
+                except OSError as error:
+                    click.echo(f"error: cannot write {shown}: {error.strerror or error}", err=True)
+                    problems.append(None)
+                    continue
                 if output_format == "text":
                     click.echo(f"reformatted {shown}", err=True)
         diagnostics = [d for d in problems if d is not None]

@@ -343,6 +343,29 @@ def test_cli_diff_prints_a_unified_diff_and_writes_nothing(messy_folder):
     assert (messy_folder / "main.integ").read_text() == before
 
 
+def test_cli_check_annotates_unformatted_files_for_github(messy_folder):
+    done = _integc("fmt", "--check", "--format", "github", cwd=messy_folder)
+    assert done.returncode == 1
+    assert done.stdout == ("::error file=main.integ,title=integc fmt::main.integ is not formatted; "
+                           "run `integc fmt`\n")
+
+
+def test_cli_unwritable_file_is_reported(messy_folder, monkeypatch):
+    from click.testing import CliRunner
+
+    import integc.commands.fmt as fmt_command
+    from integc.cli import main
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fmt_command, "write_atomic", refuse)
+    monkeypatch.chdir(messy_folder)
+    result = CliRunner().invoke(main, ["fmt"])
+    assert result.exit_code == 1
+    assert "error: cannot write main.integ: Permission denied" in result.output
+
+
 def test_cli_rewrites_atomically_and_keeps_the_mode(messy_folder):
     target = messy_folder / "main.integ"
     target.chmod(0o640)
