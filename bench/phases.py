@@ -2,8 +2,8 @@
 
     python bench/phases.py PROJECT --out OUT [--memory] [--phases parse,resolve,...]
 
-Runs the build's phases in order -- parse (config, read and parse every
-file), resolve, check (flow checks and IR assembly), each target's emit,
+Runs the build's phases in order -- imports (the front end's modules and
+the parser tables), parse (config, read and parse every file), resolve, check (flow checks and IR assembly), each target's emit,
 write (the atomic output swap) -- exactly as `integc build` does (the
 garbage collector paused, as in `build_project`), and prints one JSON object:
 
@@ -71,6 +71,15 @@ def main(argv: list[str]) -> int:
     diagnostics = Diagnostics()
     try:
         with gc_paused():
+            def imports():  # what `integc build` imports before it parses (the CLI imports it lazily)
+                import integc.check  # noqa: F401
+                import integc.ir  # noqa: F401
+                import integc.parser
+                import integc.resolve  # noqa: F401
+                import integc.syntax  # noqa: F401
+                integc.parser._fast()  # the parser tables (from the user cache, or built with Lark)
+            phase("imports", imports)
+
             def parse():
                 config = load_config(args.project, diagnostics, args.out)
                 return config, load_project(config, diagnostics)

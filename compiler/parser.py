@@ -537,13 +537,14 @@ class _FastParser:
         self._compiled: dict[int, tuple] = {}
 
     def _lexer(self, state: int) -> tuple:
-        """(match function, {regex terminal: {text: string terminal}}) for one parser state, built on first use."""
+        """(match function, {regex terminal: {text: string terminal}}, the state's actions) for one parser
+        state, built on first use."""
         index = self._lexer_of_state[state]
-        entry = self._compiled.get(index)
-        if entry is None:
+        compiled = self._compiled.get(index)
+        if compiled is None:
             pattern, flags, unless = self._lexer_specs[index]
-            entry = self._compiled[index] = (re.compile(pattern, flags).match, unless)
-        self._lexers[state] = entry
+            compiled = self._compiled[index] = (re.compile(pattern, flags).match, unless)
+        entry = self._lexers[state] = (*compiled, self._actions[state])
         return entry
 
     def _can_shift(self, state_stack: list[int], terminal: str) -> bool:
@@ -570,33 +571,33 @@ class _FastParser:
         states = [self._start]
         values: list = []
         places: list = []
+        push_state, push_value, push_place = states.append, values.append, places.append
         pos = 0
         line = 1
         line_start = 0
         while True:
             state = states[-1]
-            lexer = lexers[state] or self._lexer(state)
-            match = lexer[0](text, pos)
-            if match is None:
+            match, renames, state_actions = lexers[state] or self._lexer(state)
+            found = match(text, pos)
+            if found is None:
                 raise _Fallback
-            kind = match.lastgroup
+            kind = found.lastgroup
             if kind == _END_GROUP:
                 break
-            end = match.end()
-            begin = match.start(kind)
+            end = found.end()
+            begin = found.start(kind)
             value = text[begin:end]
             if count("\n", pos, begin):
                 line += count("\n", pos, begin)
                 line_start = rfind("\n", pos, begin) + 1
             pos = end
-            renames = lexer[1].get(kind)
-            if renames is not None:
-                kind = renames.get(value, kind)
-            action = actions[state].get(kind, _ERROR)
+            if kind in renames:
+                kind = renames[kind].get(value, kind)
+            action = state_actions.get(kind, _ERROR)
             if action < 0 or action == _ERROR:
                 if kind in keywords and not self._can_shift(states, kind) and self._can_shift(states, "NAME"):
                     kind = "NAME"
-                    action = actions[state].get(kind, _ERROR)
+                    action = state_actions.get(kind, _ERROR)
                 while action < 0:
                     reducers[~action](values, places, states, build)
                     action = actions[states[-1]].get(kind, _ERROR)
@@ -604,9 +605,9 @@ class _FastParser:
                     raise _Fallback
             column = begin - line_start + 1
             token = (line, column, line, column + end - begin, 0, kind, value)
-            states.append(action)
-            values.append(token)
-            places.append(token)
+            push_state(action)
+            push_value(token)
+            push_place(token)
         end_state = self._end
         while states[-1] != end_state:
             action = actions[states[-1]].get("$END", _ERROR)

@@ -1,0 +1,303 @@
+"""The integc benchmark: the landscape of N systems, phase by phase, whole process, and TypeSpec.
+
+    python bench/run.py [--sizes 5,50,200,500] [--repeats 3] [--typespec DIR] [--json FILE]
+
+For each N it generates the landscape with ../shared/bench/gen_integ.py N --flows
+(N systems, 10 entities of 12 fields each, a 5-operation CRUD expose per
+entity, 2 flows per system) and measures, each measurement in a fresh process:
+
+- per phase (bench/phases.py: parse, resolve, check, load targets, each
+  target, write): median seconds of --repeats runs, and the memory each phase
+  allocates (tracemalloc peak, in a separate run: tracemalloc slows Python);
+- whole process (os.wait4: wall seconds, CPU seconds, peak RSS of the
+  process and its children), median of --repeats runs after one warm-up:
+  `integc build` cold (output folder and build cache deleted first),
+  `integc build` again with nothing changed, `integc build` after changing one
+  system's file (the change alternates between two edits, so every run
+  really changes the file), `integc check` (no build cache), and `integc
+  check` of a single 1,000-line file (4 systems in one file);
+- with --typespec DIR (a copy of ../shared/bench/typespec after `npm ci`):
+  `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
+  with the cold `integc build`, and the ratios.
+
+The load average is printed before and after each size: other processes on
+the machine move wall times, so compare figures measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_GENERATOR = ROOT.parent / "shared" / "bench" / "gen_integ.py"
+
+
+# ---------------------------------------------------------------- measuring a process
+
+def run_once(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout: float | None = None) -> dict:
+    """Wall seconds (monotonic clock around start..reap), CPU seconds and peak RSS (MiB) from wait4."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = None if timeout is None else started + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                process.kill()
+                pid, status, usage = os.wait4(process.pid, 0)
+                break
+            time.sleep(0.002)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        output = log.read().decode("utf-8", errors="replace")
+    return {"rc": process.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mib": usage.ru_maxrss / 1024, "output": output[-2000:]}
+
+
+def summary(runs: list[dict]) -> dict:
+    ok = [r for r in runs if r["rc"] in (0, 1)]
+    if not ok:
+        return {"error": runs[-1]["output"] if runs else "not run", "runs": len(runs)}
+    return {"wall": statistics.median(r["wall"] for r in ok), "wall_min": min(r["wall"] for r in ok),
+            "wall_max": max(r["wall"] for r in ok), "cpu": statistics.median(r["cpu"] for r in ok),
+            "rss_mib": statistics.median(r["rss_mib"] for r in ok), "runs": len(ok),
+            "rc": ok[-1]["rc"]}
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+# ---------------------------------------------------------------- the workload
+
+def generate(generator: Path, n: int, folder: Path) -> Path:
+    project = folder / f"n{n}"
+    if not (project / "main.integ").is_file():
+        subprocess.run([sys.executable, str(generator), str(n), str(project), "--flows"], check=True)
+    return project
+
+
+def single_file(generator: Path, folder: Path) -> Path:
+    """About 1,000 lines in one file: four systems of the landscape, no imports."""
+    target = folder / "single" / "main.integ"
+    if not target.is_file():
+        parts = folder / "single-parts"
+        subprocess.run([sys.executable, str(generator), "4", str(parts)], check=True)
+        text = 'package single.bench version "1.0.0"\n\n' + "".join(
+            p.read_text(encoding="utf-8") for p in sorted((parts / "systems").glob("*.integ")))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return target
+
+
+def source_lines(project: Path) -> int:
+    return sum(p.read_text(encoding="utf-8").count("\n") for p in project.rglob("*.integ"))
+
+
+def wipe(out: Path) -> None:
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(out.parent / f".{out.name}.integc-cache", ignore_errors=True)
+
+
+# ---------------------------------------------------------------- phases
+
+def measure_phases(project: Path, out: Path, repeats: int, timeout: float) -> dict:
+    probe = [sys.executable, str(HERE / "phases.py"), str(project), "--out", str(out)]
+    timed = []
+    for _ in range(repeats):
+        wipe(out)
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=timeout)
+        timed.append(json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else
+                     {"phases": {}, "error": done.stderr[-2000:]})
+    wipe(out)
+    done = subprocess.run(probe + ["--memory", "--no-write"], capture_output=True, text=True, timeout=timeout * 3)
+    memory = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {"phases": {}}
+    names = list(dict.fromkeys(name for run in timed for name in run["phases"]))
+    phases = {}
+    for name in names:
+        entries = [run["phases"].get(name, {}) for run in timed]
+        errors = [e["error"] for e in entries if "error" in e]
+        seconds = [e["seconds"] for e in entries if "seconds" in e]
+        entry = {"seconds": statistics.median(seconds) if seconds else None,
+                 "cpu": statistics.median(e["cpu"] for e in entries if "cpu" in e) if seconds else None}
+        if errors:
+            entry["error"] = errors[0]
+        mem = memory["phases"].get(name, {})
+        entry["peak_mib"] = mem.get("peak_mib")
+        entry["kept_mib"] = mem.get("kept_mib")
+        phases[name] = entry
+    return {"phases": phases, "artifacts": timed[-1].get("artifacts"),
+            "artifact_bytes": timed[-1].get("artifact_bytes"),
+            "peak_rss_mib": statistics.median(run.get("peak_rss_mib", 0) for run in timed)}
+
+
+# ---------------------------------------------------------------- whole process
+
+def integc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "integc", *args]
+
+
+def snapshot(folder: Path) -> dict:
+    """Copy the compiler as it is now into folder/integc and return an environment that runs that copy
+    (PYTHONPATH comes before the editable install), so the tree can change while the benchmark runs."""
+    target = folder / "integc"
+    shutil.rmtree(target, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "compiler", target, ignore=ignore)
+    for part in ("targets", "grammar", "specs"):
+        shutil.copytree(ROOT / part, target / part, ignore=ignore)
+    return {**os.environ, "PYTHONPATH": str(folder)}
+
+
+def typespec_command(tsp: Path, n: int) -> list[str]:
+    return [str(tsp / "node_modules" / ".bin" / "node"), str(tsp / "node_modules" / "@typespec" / "compiler" /
+                                                                "cmd" / "tsp.js"), "compile", f"gen/n{n}"]
+
+
+def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp: Path | None, n: int,
+                      timeout: float) -> dict:
+    results: dict[str, list[dict]] = {"build cold": [], "build no change": [], "build one file changed": [],
+                                      "check": [], "check 1,000-line file": []}
+    if tsp is not None:
+        results["typespec"] = []
+        subprocess.run([sys.executable, "gen_tsp.py", str(n)], cwd=tsp, check=True, capture_output=True)
+    changed = sorted((project / "systems").glob("*.integ"))[0]
+    original = changed.read_bytes()
+    edits = [original.replace(b'title "System', b'title "Edited system', 1), original]
+    for round_ in range(repeats + 1):  # round 0 warms up (file system caches, .pyc, the parser tables)
+        record = round_ > 0
+        order = ["integc", "typespec"] if round_ % 2 else ["typespec", "integc"]
+        for who in order:
+            if who == "typespec":
+                if tsp is None:
+                    continue
+                shutil.rmtree(tsp / "out" / f"n{n}", ignore_errors=True)
+                run = run_once(typespec_command(tsp, n), cwd=tsp, timeout=timeout)
+                if record:
+                    results["typespec"].append(run)
+                continue
+            wipe(out)
+            run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
+            if record:
+                results["build cold"].append(run)
+        run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
+        if record:
+            results["build no change"].append(run)
+        changed.write_bytes(edits[round_ % 2])
+        run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
+        if record:
+            results["build one file changed"].append(run)
+        wipe(out)
+        run = run_once(integc("check", str(project)), timeout=timeout)
+        if record:
+            results["check"].append(run)
+        run = run_once(integc("check", str(single)), timeout=timeout)
+        if record:
+            results["check 1,000-line file"].append(run)
+    changed.write_bytes(original)
+    wipe(out)
+    return {name: summary(runs) for name, runs in results.items() if runs or name != "typespec"}
+
+
+# ---------------------------------------------------------------- report
+
+def print_size(n: int, lines: int, result: dict) -> None:
+    print(f"\n== N={n}: {lines:,} source lines; load average {result['load_before']} -> {result['load_after']}")
+    phases = result.get("phases")
+    if phases:
+        print(f"  {'phase':<22}{'seconds':>9}{'cpu s':>9}{'peak MiB':>10}{'kept MiB':>10}")
+        for name, entry in phases["phases"].items():
+            if entry.get("error"):
+                print(f"  {name:<22}  ERROR {entry['error'][:80]}")
+                continue
+            print(f"  {name:<22}{_f(entry['seconds'], 3):>9}{_f(entry['cpu'], 3):>9}"
+                  f"{_f(entry['peak_mib'], 1):>10}{_f(entry['kept_mib'], 1):>10}")
+        print(f"  ({phases['artifacts']} files, {_f((phases['artifact_bytes'] or 0) / 1e6, 1)} MB; "
+              f"peak RSS of the phase runs {_f(phases['peak_rss_mib'], 0)} MiB)")
+    processes = result.get("processes", {})
+    if processes:
+        print(f"  {'whole process':<26}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'RSS MiB':>9}")
+        for name, entry in processes.items():
+            if "error" in entry:
+                print(f"  {name:<26}  FAILED: {entry['error'].strip().splitlines()[-1][:90] if entry['error'] else ''}")
+                continue
+            print(f"  {name:<26}{_f(entry['wall'], 3):>9}{_f(entry['wall_min'], 3):>8}{_f(entry['wall_max'], 3):>8}"
+                  f"{_f(entry['cpu'], 2):>8}{_f(entry['rss_mib'], 0):>9}" + ("" if entry["rc"] == 0 else
+                                                                                f"  (exit {entry['rc']})"))
+        build, tsp = processes.get("build cold", {}), processes.get("typespec", {})
+        if "wall" in build and "wall" in tsp:
+            print(f"  TypeSpec / integc build: {tsp['wall'] / build['wall']:.1f}x faster (wall), "
+                  f"peak memory {build['rss_mib'] / tsp['rss_mib']:.0%} of TypeSpec's")
+        check = processes.get("check", {})
+        if "wall" in build and "wall" in check:
+            print(f"  check / cold build: {check['wall'] / build['wall']:.0%}")
+        for name in ("build no change", "build one file changed"):
+            entry = processes.get(name, {})
+            if "wall" in build and "wall" in entry:
+                print(f"  {name} / cold build: {entry['wall'] / build['wall']:.0%}")
+
+
+def _f(value, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="5,50,200,500")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--typespec", type=Path, help="a writable copy of shared/bench/typespec after `npm ci`")
+    ap.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR)
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "integc-bench")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--no-phases", action="store_true", help="whole-process figures only")
+    ap.add_argument("--no-processes", action="store_true", help="phase figures only")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--snapshot", action="store_true",
+                    help="run a copy of the compiler taken at the start (the tree may change meanwhile)")
+    args = ap.parse_args(argv)
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    tsp = args.typespec.resolve() if args.typespec else None
+    if tsp is not None and not (tsp / "node_modules" / "@typespec" / "compiler").is_dir():
+        ap.error(f"{tsp} has no node_modules: run `npm ci` there first")
+    if args.snapshot:
+        os.environ.update(snapshot(args.workdir / "snapshot"))
+    single = single_file(args.generator, args.workdir)
+    report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "sizes": {}}
+    print(f"integc benchmark: sizes {args.sizes}, {args.repeats} runs each, work folder {args.workdir}"
+          + (f", TypeSpec in {tsp}" if tsp else ""))
+    for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
+        project = generate(args.generator, n, args.workdir)
+        out = args.workdir / f"out-n{n}"
+        result: dict = {"load_before": load_average()}
+        if not args.no_phases:
+            result["phases"] = measure_phases(project, out, args.repeats, args.timeout)
+        if not args.no_processes:
+            result["processes"] = measure_processes(project, out, single, args.repeats, tsp, n, args.timeout)
+        result["load_after"] = load_average()
+        lines = source_lines(project)
+        result["source_lines"] = lines
+        report["sizes"][n] = result
+        print_size(n, lines, result)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
