@@ -333,7 +333,7 @@ class Checker:
             return None
         if checked.optional and not target.optional and not target.has_default:
             self._d.report("E0303", f"this value may be absent, but `{owner}.{target.name}` is required",
-                           expr.span, help="give a fallback with `??`, e.g. `... ?? \"\"`")
+                           expr.span, help=f"give a fallback with `??`, e.g. `... ?? {_fallback_example(target.type)}`")
             return None
         self._check_pii(checked)
         return checked
@@ -592,7 +592,8 @@ class Checker:
             return _NO_MATCH
         wanted = {"bool": ("bool",), "int": ("int",)}.get(subject.kind, ("string",))
         if pattern.kind not in wanted:
-            self._d.report("E0301", f"pattern `{pattern.value}` does not fit a {subject} subject", pattern.span)
+            self._d.report("E0301", f"pattern `{pattern.value}` does not fit {_article(str(subject))} `{subject}` "
+                                    f"subject", pattern.span)
             return _NO_MATCH
         return pattern.value
 
@@ -680,6 +681,21 @@ def _children(node: ir.Expr):
     return []
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+_FALLBACKS = {"string": '""', "int": "0", "decimal": "0", "float": "0.0", "bool": "false"}
+
+
+def _fallback_example(t: ir.TypeRef) -> str:
+    if t.kind in _FALLBACKS:
+        return _FALLBACKS[t.kind]
+    if t.kind == "list":
+        return "[]"
+    return "<a value>"
+
+
 def _describe(t: ir.TypeRef) -> str:
     if t.kind == "null":
         return "`null`"
@@ -701,7 +717,7 @@ def _conversion_help(src: ir.TypeRef, dst: ir.TypeRef) -> str | None:
         return "convert it with to_decimal(...)"
     if dst.kind == "string" and src.kind in ("date", "datetime"):
         return 'format it with format_datetime(..., "%Y-%m-%d")'
-    if dst.kind == "list" and src.kind == "list":
+    if dst.kind == "list" and src.kind == "list" and dst.item.kind in ("type", "entity"):
         return "map the items with `each ... as x { ... }`"
     return None
 

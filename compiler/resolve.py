@@ -214,6 +214,9 @@ class Resolver:
             self._d.report("E0202", "the package is declared twice", declaration.span,
                            notes=(Note(self.symbols.package.span, "first declared here"),))
             return
+        if not declaration.version.value.strip():
+            self._d.report("E0209", "the package version is empty", declaration.version.span,
+                           help='e.g. version "1.0.0"')
         if module.path != self._entry_file:
             self._d.report("E0209", "the package is declared in the entry file only", declaration.span,
                            help=f"move this line to {self._entry_file}")
@@ -345,7 +348,8 @@ class Resolver:
                                help=did_you_mean(name, ANNOTATIONS))
                 continue
             if name in seen:
-                self._duplicate(annotation.name, seen[name].name, "given")
+                self._d.report("E0202", f"`@{name}` is given twice", annotation.name.span,
+                               notes=(Note(seen[name].name.span, "first given here"),), help="remove one of them")
                 continue
             seen[name] = annotation
             self._annotation(annotation, f, type_ref, values)
