@@ -336,6 +336,8 @@ _NARROWER = {("string", k) for k in _STRINGLIKE} | {("float", "int"), ("decimal"
 
 
 def _type_change_word(old: ir.TypeRef, new: ir.TypeRef) -> str:
+    if old.kind == new.kind and old.kind in ("list", "map") and old.item is not None and new.item is not None:
+        return _type_change_word(old.item, new.item)
     if (old.kind, new.kind) in _NARROWER:
         return "narrowed"
     if (new.kind, old.kind) in _NARROWER:
@@ -354,6 +356,16 @@ class _Differ:
         self.old, self.new = old, new
         self.ou, self.nu = old_usage, new_usage
         self.changes: list[Change] = []
+
+    def both(self, query: str, *args, **kwargs) -> list[FlowRef]:
+        """Flows of the new version that `query` finds, and those of the old version that no longer do.
+
+        A flow that had to stop using something because of a change is broken by it too.
+        """
+        found = getattr(self.nu, query)(*args, **kwargs)
+        names = {f.name for f in found}
+        before = [f for f in getattr(self.ou, query)(*args, **kwargs) if f.name not in names]
+        return sorted(found + before, key=lambda f: f.name)
 
     def add(self, kind: str, breaking: bool, subject: str, message: str, old=None, new=None,
             note: str | None = None, flows: Iterable[FlowRef] = (), show: bool = False) -> None:
@@ -439,7 +451,7 @@ class _Differ:
         if a.base_url != b.base_url:
             breaking = a.base_url is not None
             self.add("base-url-changed", breaking, name, "base_url changed" if b.base_url else "base_url removed",
-                     a.base_url, b.base_url, flows=self.nu.system_flows(name), show=True)
+                     a.base_url, b.base_url, flows=self.both("system_flows", name), show=True)
         self._auth(name, a.auth, b.auth)
         if a.handles_pii != b.handles_pii:
             self.add("handles-pii-changed", False, name,
@@ -460,7 +472,7 @@ class _Differ:
         self._events(a, b)
 
     def _auth(self, system: str, a: ir.Auth, b: ir.Auth) -> None:
-        flows = self.nu.system_flows(system)
+        flows = self.both("system_flows", system)
         subject = f"{system} auth"
         if a.kind != b.kind:
             self.add("auth-kind-changed", True, subject, f"auth changed from {a.kind} to {b.kind}", a.kind, b.kind,
@@ -487,7 +499,7 @@ class _Differ:
         self._doc(qualified, a.description, b.description)
         if a.key != b.key:
             self.add("key-changed", True, qualified, f"key changed from {a.key} to {b.key}", a.key, b.key,
-                     flows=self.nu.endpoint_flows(qualified))
+                     flows=self.both("endpoint_flows", qualified))
         readable, writable = _directions(sb, b.name)
         old_r, old_w = _directions(sa, a.name)
         self._fields(qualified, a.fields, b.fields, readable=readable or old_r, writable=writable or old_w)
@@ -510,7 +522,7 @@ class _Differ:
             if f.required and not f.readonly and writable:
                 self.add("required-field-added", True, f"{owner}.{name}", "required field added",
                          new=_shown_type(f.type), note="writers must now send it",
-                         flows=self.nu.writers(owner, all_writers=True))
+                         flows=self.both("writers", owner, all_writers=True))
             else:
                 what = "optional" if f.optional else "with a default" if f.has_default else "read-only" \
                     if f.readonly else "required"
@@ -524,21 +536,22 @@ class _Differ:
         if a.type != b.type:
             word = _type_change_word(a.type, b.type)
             self.add(f"type-{word}", True, subject, f"type {word} from {a.type} to {b.type}", str(a.type),
-                     str(b.type), flows=self.nu.users_of_field(owner, a.name))
+                     str(b.type), flows=self.both("users_of_field", owner, a.name))
         if not a.required and b.required and not b.readonly:
             how = "default removed" if a.has_default and not b.has_default and not a.optional else \
                 "optional -> required"
             self.add("field-made-required", True, subject, f"made required ({how})",
                      _shown_type(a.type, a.optional), _shown_type(b.type, b.optional),
                      note="writers must now send it",
-                     flows=_union(self.nu.writers(owner, a.name, all_writers=True), self.nu.users_of_field(owner, a.name)))
+                     flows=_union(self.both("writers", owner, a.name, all_writers=True),
+                                  self.both("users_of_field", owner, a.name)))
         elif not a.required and b.required:
             self.add("field-made-required", False, subject, "made required (read-only: always present now)")
         if not a.optional and b.optional:
             self.add("field-made-optional", readable, subject, "made optional",
                      _shown_type(a.type, a.optional), _shown_type(b.type, b.optional),
                      note="readers may now get null" if readable else "only written, never read back",
-                     flows=self.nu.users_of_field(owner, a.name))
+                     flows=self.both("users_of_field", owner, a.name))
         elif a.optional and not b.optional and b.has_default:
             self.add("field-made-not-optional", False, subject, "no longer optional (has a default)")
         if a.has_default and b.has_default and a.default != b.default:
@@ -551,7 +564,7 @@ class _Differ:
         if not a.readonly and b.readonly:
             self.add("field-made-readonly", True, subject, "made @readonly",
                      note="flows and clients can no longer write it",
-                     flows=self.ou.writers(owner, a.name) or self.nu.writers(owner, a.name))
+                     flows=self.both("writers", owner, a.name))
         elif a.readonly and not b.readonly:
             self.add("field-made-writable", False, subject, "no longer @readonly")
         self._constraints(owner, subject, a, b)
@@ -571,7 +584,7 @@ class _Differ:
 
     def _constraints(self, owner: str, subject: str, a: ir.Field, b: ir.Field) -> None:
         def flows():
-            return self.nu.users_of_field(owner, a.name)
+            return self.both("users_of_field", owner, a.name)
 
         def bound(kind: str, label: str, old, new, tighter) -> None:
             if old == new:
@@ -615,7 +628,7 @@ class _Differ:
             if entity in xa and entity in xb:
                 if xa[entity].path != xb[entity].path:
                     self.add("path-changed", True, qualified, "path changed", xa[entity].path, xb[entity].path, show=True,
-                             flows=self.nu.endpoint_flows(qualified, {"list", "create", "update"}))
+                             flows=self.both("endpoint_flows", qualified, {"list", "create", "update"}))
                 self._doc(f"{qualified} expose", xa[entity].description, xb[entity].description)
 
     def _operations(self, a: ir.System, b: ir.System) -> None:
@@ -686,7 +699,7 @@ class _Differ:
             if ea[name].type != eb[name].type:
                 self.add("event-type-changed", True, f"{a.name}.{name}", f"payload changed from {ea[name].type} "
                                                                          f"to {eb[name].type}",
-                         str(ea[name].type), str(eb[name].type), flows=self.nu.event_flows(a.name, name))
+                         str(ea[name].type), str(eb[name].type), flows=self.both("event_flows", a.name, name))
             self._doc(f"{a.name}.{name}", ea[name].description, eb[name].description)
 
     # -- flows (not part of any API: reported for the record, never breaking)

@@ -319,6 +319,17 @@ def test_list_item_type_and_string_to_email(tmp_path):
         "type changed from list<string> to list<Line>"]
 
 
+def test_list_item_type_narrowed_names_flows_that_had_to_stop_using_it(tmp_path):
+    new = edit({"crm.integ": [("    tags: list<string>\n", "    tags: list<email>?\n")],
+                "flows.integ": [('    tags = split(plan, ",")\n', "")]})  # split() gives list<string>: dropped
+    report = run_diff(tmp_path, new)
+    assert breaking(report) == {("type-narrowed", "crm.Customer.tags"): {"nightly_accounts"},
+                                ("field-made-optional", "crm.Customer.tags"): {"nightly_accounts"}}
+    narrowed = next(c for c in report.breaking if c.kind == "type-narrowed")
+    assert narrowed.message == "type narrowed from list<string> to list<email>"
+    assert [(f.version, [u.how for u in f.uses]) for f in narrowed.flows] == [("old", ["writes `tags`"])]
+
+
 def test_field_made_optional_breaks_readers(tmp_path):
     new = edit({
         "crm.integ": [("    score: float\n", "    score: float?\n")],
