@@ -607,11 +607,11 @@ class FlowGenerator:
         if want.kind == "decimal":
             if c.type.kind == "int":
                 return self.guarded(c, block, lambda x: f"str({x})", want)
-            if (c.num and isinstance(expr, ir.Binary) and expr.op in ("+", "-", "*", "/")
-                    and (f.minimum is None or f.minimum < 0)):
-                # a Decimal from a trapping context: finite, so plain formatting is its wire form
-                # (a negative zero stays "-0", which a signed decimal allows)
-                return self.guarded(c, block, lambda x: f"format({x}, 'f')", want)
+            if c.num and isinstance(expr, ir.Binary) and expr.op in ("+", "-", "*", "/"):
+                # a Decimal from a trapping context, so finite: a non-zero one is written by
+                # plain formatting inline; a zero goes through _dec_out, which drops a "-"
+                a = self.atom(c, block)
+                return self.guarded(a, block, lambda x: f"(format({x}, 'f') if {x} else _dec_out({x}))", want)
             return self.wire(c, block)
         if want.kind == "float":
             if c.type.kind == "int":
@@ -822,26 +822,24 @@ class FlowGenerator:
         return self.lift([left, right], block, lambda a, b: f"({a} {e.op} {b})", BOOL)
 
     def _logic(self, e: ir.Binary, block: Block, ctx: Ctx) -> C:
-        """and / or with three-valued logic: false and x = false, true or x = true, else absent wins."""
+        """and / or: absent when an operand is absent (docs/language.md), otherwise the usual
+        short circuit: the right operand is computed only when it can change the result,
+        or when it may be absent (then the result depends on whether it is)."""
         left = self.expr(e.left, block, ctx)
         right_block = Block()
         right = self.expr(e.right, right_block, ctx)
         if not left.optional and not right.optional and not right_block.lines:
             return C(f"({left.code} {e.op} {right.code})", BOOL, False)
-        decided = "False" if e.op == "and" else "True"
         result = self.temp()
         block.emit(f"{result} = {left.code}")
         inner = right_block
-        if left.optional:
+        if right.optional:
             r = self.atom(right, inner)
-            other = "True" if e.op == "and" else "False"
-            inner.emit(f"if {result} is {other}:")
-            inner.emit(f"    {result} = {r.code}")
-            inner.emit("else:")
-            inner.emit(f"    {result} = {decided} if {r.code} is {decided} else None")
+            inner.emit(f"{result} = None if {r.code} is None else ({result} {e.op} {r.code})")
+            block.nest(f"if {result} is not None:", inner)
         else:
             inner.emit(f"{result} = {right.code}")
-        block.nest(f"if {result} is not {decided}:", inner)
+            block.nest(f"if {result} is {'True' if e.op == 'and' else 'False'}:", inner)
         return C(result, BOOL, e.optional, atom=True)
 
     def _branches(self, values: list[tuple[Block, C]], result: ir.TypeRef) -> list[C]:

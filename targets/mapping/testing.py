@@ -128,37 +128,50 @@ def run_flow_tests(project: ir.Project, flows: list[ir.Flow] | None = None) -> l
 
 def _test_input(project: ir.Project, ref: ir.TypeRef, value: object) -> object:
     """Test input written the natural way -> wire form: a number for a decimal field becomes its
-    string. Nothing else changes (unknown fields and wrong types reach the mapping as written)."""
-    if isinstance(value, dict) and ref.kind in ("type", "entity"):
+    string, a duration literal its ISO 8601 text, an enum member name its wire value. Nothing
+    else changes (unknown fields and wrong types reach the mapping as written)."""
+    kind = ref.kind
+    if isinstance(value, dict) and kind in ("type", "entity"):
         fields = {f.name: f for f in project.record_fields(ref)}
         return {k: _test_input(project, fields[k].type, v) if k in fields else v for k, v in value.items()}
-    if isinstance(value, list) and ref.kind == "list":
+    if isinstance(value, list) and kind == "list":
         return [_test_input(project, ref.item, v) for v in value]
-    if isinstance(value, dict) and ref.kind == "map":
+    if isinstance(value, dict) and kind == "map":
         return {k: _test_input(project, ref.item, v) for k, v in value.items()}
-    if ref.kind == "decimal" and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if kind == "enum" and isinstance(value, str):
+        return _enum_wire(project, ref, value)
+    if kind in ("decimal", "duration", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return wire_value(project, ref, value)
     return value
+
+
+def _enum_wire(project: ir.Project, ref: ir.TypeRef, value: str) -> str:
+    members = project.enum(ref.ref).members
+    if any(m.wire == value for m in members):
+        return value
+    return next((m.wire for m in members if m.name == value), value)
 
 
 def compare(project: ir.Project, ref: ir.TypeRef, got: object, want: object, path: str) -> str | None:
     """The first difference between a mapped value and the expected one, or None.
 
-    Records must have exactly the expected fields (`field: null` in `expect`
-    means "absent"); decimals compare by value (12.5 == "12.50"), datetimes by
-    instant, everything else exactly.
+    A record must have the fields `expect` lists, with those values; fields it
+    does not list are not compared, and `field: null` means "absent". Lists
+    compare item by item, maps key by key. Decimals compare by value (12.5 ==
+    "12.50"), datetimes by instant, enums by member name or wire value,
+    everything else exactly.
     """
     if want is None or got is None:
         return None if want is got else f"{path}: expected {_show(want)}, got {_show(got)}"
     kind = ref.kind
     if kind in ("type", "entity") and isinstance(want, dict) and isinstance(got, dict):
         fields = {f.name: f for f in project.record_fields(ref)}
-        for key in list(want) + [k for k in got if k not in want]:
-            w, g = want.get(key), got.get(key)
-            if w is None and g is None:
-                continue
+        for key, w in want.items():
+            g = got.get(key)
             if w is None:
-                return f"{path}.{key}: not expected, got {_show(g)}"
+                if g is not None:
+                    return f"{path}.{key}: expected absent, got {_show(g)}"
+                continue
             if g is None:
                 return f"{path}.{key}: missing, expected {_show(w)}"
             field = fields.get(key)
@@ -182,10 +195,14 @@ def compare(project: ir.Project, ref: ir.TypeRef, got: object, want: object, pat
             if problem:
                 return problem
         return None
+    if kind == "enum" and isinstance(want, str):
+        want = _enum_wire(project, ref, want)
     if kind == "decimal" and _decimal(got) is not None and _decimal(got) == _decimal(want):
         return None
     if kind == "datetime" and _instant(got) is not None and _instant(got) == _instant(want):
         return None
+    if kind == "duration" and isinstance(want, int) and not isinstance(want, bool):
+        want = wire_value(project, ref, want)
     if type(got) is type(want) and got == want or (kind == "float" and got == want):
         return None
     return f"{path}: expected {_show(want)}, got {_show(got)}"

@@ -69,6 +69,11 @@ flow sync {
     expect { account_id: "5F0C8A9E-2B1D-4C3E-9F6A-7B8C9D0E1F2A", email: "a@b.example", plan: "basic",
              total: 10, label: "Al" }
   }
+  test "only the fields listed are compared; enum members by name" {
+    input { id: "5f0c8a9e-2b1d-4c3e-9f6a-7b8c9d0e1f2a", email: "a@b.example", name: "Al", price: "1.5", qty: 2,
+            tier: enterprise }
+    expect { plan: "premium", total: 3, not_a_field: null }
+  }
   test "TEST_NAME" {
     input { id: "5f0c8a9e-2b1d-4c3e-9f6a-7b8c9d0e1f2a", email: "a@b.example", name: "Al", price: "2.5", qty: 4,
             tier: "pro" }
@@ -184,8 +189,9 @@ def test_flow_tests_pass(tmp_path):
     project = write_project(tmp_path)
     result = invoke("test", str(project))
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.splitlines() == ["PASS sync: a free customer", "PASS sync: a pro customer",
-                                          "2 passed, 0 failed"]
+    assert result.stdout.splitlines() == [
+        "PASS sync: a free customer", "PASS sync: only the fields listed are compared; enum members by name",
+        "PASS sync: a pro customer", "3 passed, 0 failed"]
 
 
 def test_a_failing_flow_test_names_the_field_and_exits_1(tmp_path):
@@ -194,10 +200,10 @@ def test_a_failing_flow_test_names_the_field_and_exits_1(tmp_path):
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0] == "PASS sync: a free customer"
-    assert lines[1] == "FAIL sync: wrong plan"
-    assert lines[2].strip() == "target.plan: expected 'basic', got 'standard'"
-    assert lines[3].strip().startswith("--> ") and "main.integ:" in lines[3]
-    assert lines[-1] == "1 passed, 1 failed"
+    assert lines[2] == "FAIL sync: wrong plan"
+    assert lines[3].strip() == "target.plan: expected 'basic', got 'standard'"
+    assert lines[4].strip().startswith("--> ") and "main.integ:" in lines[4]
+    assert lines[-1] == "2 passed, 1 failed"
 
 
 def test_test_unknown_flow_and_no_tests(tmp_path):
@@ -243,3 +249,18 @@ def test_the_examples_build_clean(example, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "E0307" not in result.stderr
     assert (tmp_path / "out" / "mappings" / "__init__.py").is_file()
+
+
+def test_compare_rules(tmp_path):
+    from integc import ir
+    from integc.targets.mapping.testing import compare
+    project = ms.compile_path(write_project(tmp_path))
+    account = ir.TypeRef("entity", "b.Account")
+    got = {"account_id": "A", "email": "a@b.example", "plan": "basic", "total": "10.50", "label": "x"}
+    assert compare(project, account, got, {"total": 10.5, "plan": "basic"}, "target") is None
+    assert compare(project, account, got, {"total": "10.5000"}, "target") is None
+    assert compare(project, account, got, {"total": "10.51"}, "target") == "target.total: expected '10.51', got '10.50'"
+    assert compare(project, account, got, {"label": None}, "target") == "target.label: expected absent, got 'x'"
+    assert compare(project, account, got, {"nope": None}, "target") is None
+    assert compare(project, account, got, {"email": "A@b.example"}, "target").startswith("target.email: expected")
+

@@ -135,6 +135,7 @@ FLOWS = {
     "case_equal_absent": 'b1 = s_opt == "x"  b2 = s_opt == null  b3 = s_opt != null',
     "case_kleene": 'b1 = b_opt and false  b2 = b_opt or true  b3 = b_opt and true',
     "case_not": 'b1 = not b  b2 = not b_opt',
+    "case_short_circuit": 'b1 = i != 0 and 10 / i > 1  b2 = i == 0 or 10 / i > 1',
     "case_if": 's1 = if b_opt then "yes" else "no"  s2 = if b then "yes" else "no"'
                '  d1 = if b then d else 0',
     "case_coalesce_op": 's1 = s_opt ?? "fallback"  s2 = addr.city ?? "nowhere"  s3 = addr.country ?? "??"',
@@ -327,6 +328,11 @@ def test_decimal_arithmetic_is_exact(run):
     assert run("case_decimal_arithmetic") == {"d1": "0.3", "d2": "87.50", "d3": "3.5"}
 
 
+def test_a_computed_zero_has_no_sign(run):
+    assert run("case_decimal_arithmetic", d="-1.50", i=0) == {"d1": "0.3", "d2": "0.00", "d3": "0"}
+    assert run("case_json", d="-0.00")["s1"] == "-0.00"  # passed through as it came
+
+
 def test_division_gives_34_significant_digits(run):
     assert run("case_division") == {"d1": "0.3333333333333333333333333333333333", "d2": "3.125"}
 
@@ -355,10 +361,17 @@ def test_equality_treats_absent_as_a_value(run):
     assert run("case_equal_absent", s_opt=None) == {"b1": False, "b2": True, "b3": False}
 
 
-def test_and_or_are_three_valued(run):
-    assert run("case_kleene") == {"b1": False, "b2": True}
+def test_and_or_are_absent_when_an_operand_is(run):
+    assert run("case_kleene") == {}
     assert run("case_kleene", b_opt=True) == {"b1": False, "b2": True, "b3": True}
     assert run("case_kleene", b_opt=False) == {"b1": False, "b2": True, "b3": False}
+
+
+def test_and_or_short_circuit_when_the_right_side_cannot_be_absent(run):
+    # `i != 0 and 10 / i > 1` never divides by zero
+    assert run("case_short_circuit", i=0) == {"b1": False, "b2": True}
+    assert run("case_short_circuit", i=5) == {"b1": True, "b2": True}
+    assert run("case_short_circuit", i=20) == {"b1": False, "b2": False}
 
 
 def test_not(run):
