@@ -1,0 +1,48 @@
+"""Known hardening bugs, by id. Tests that show one are marked
+`xfail(strict=True, reason=BUGS[...])`: they turn into failures (XPASS) the
+moment the bug is fixed, as a reminder to drop the marker.
+
+Each entry: what goes wrong, a reproducer, and where the fix belongs. The
+same list is in the hardening report of issue 8.
+"""
+
+BUGS = {
+    "H1": "max_depth accepts up to 1000 but ~490 nested levels raise RecursionError (E0001): "
+          "lark's recursive Transformer in parser.parse_module (and the recursive checker/targets)",
+    "H2": "an integer or duration literal of more than 4300 digits raises ValueError (E0001) in "
+          "parser._ToAst._number: int() hits sys.int_max_str_digits",
+    "H3": "`entry` in integc.toml outside the project (`../x.integ`, an absolute path) or a main.integ "
+          "symlinked out is read, then E0001 ValueError in loader.load_project (relative_to)",
+    "H4": "an import through a symlink loop (RuntimeError) or with a name longer than NAME_MAX "
+          "(OSError ENAMETOOLONG) is E0001 in loader._resolve_import",
+    "H5": "an entry file that is a FIFO blocks forever (and /dev/zero reads without bound) in "
+          "loader._read_source: no S_ISREG check, read_bytes() unbounded",
+    "H6": "deeply nested arrays in integc.toml raise RecursionError (E0001) in config._read_toml",
+    "H7": "diagnostic messages repeat user text without bound: an unknown 200,000-character "
+          "name or a long invalid path gives a 200 KB message",
+    "H8": "credentials are echoed by messages that repeat a string value (E0209 base_url "
+          "`'ftp://admin:hunter2@...'`, webhook/expose/operation paths, cron, E0205 examples); "
+          "and the text snippet of any other diagnostic on the same line (E0101, E0209...) shows the "
+          "line unmasked: only E0502's own snippet is masked (a67ed67)",
+    "H9": "--out (or `out` in integc.toml) naming an existing folder that is not an integc output "
+          "(/etc, /usr, ~/.ssh, .git, a parent of nothing) is accepted: the folder is replaced by a copy "
+          "of itself plus the outputs",
+    "H10": "every build leaves the output folder with mode 0700 (tempfile.mkdtemp in writer.write_build)",
+    "H11": "the Lark grammar cache is a pickle written to and loaded from the shared temp folder "
+           "(parser._lark: cache=True): a write outside the output folder, and code execution for "
+           "whoever can plant that predictable file on a shared machine",
+    "H12": "about 50 microseconds of CPU per token: a dense 1 MB file takes ~20-45 s and ~400 MB, "
+           "9 MB several minutes; the 10 MiB default max_file_bytes and no project-wide byte limit "
+           "let one pull request occupy a CI runner for a long time",
+    "H13": "Windows device names (con, aux, nul, com1, lpt1) as declaration names are not E0801; "
+           "their output files cannot be checked out on Windows",
+    "H14": "a foreign file or symlink in the output folder whose name equals a folder integc writes "
+           "(`openapi`, `schemas`, ...) makes the build fail (exit 2) or nests the copy",
+    "H15": "a declaration name longer than the file system allows (about 240 characters) passes "
+           "`check` but `build` fails with exit 2 `File name too long` (and prints the 200 KB path); "
+           "it should be E0801 in resolve._usable_as_file_name",
+    "H16": "webhook paths accept control and bidi characters (only white space and {}?# are refused, "
+           "check.Checker._trigger); the k8s manifests then carry U+202E raw",
+    "H17": "an @example outside its field's @length/@range/@pattern is accepted and written as a schema "
+           "`examples` value that fails its own schema",
+}
