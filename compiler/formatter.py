@@ -42,8 +42,8 @@ WIDTH = 100
 INDENT = 2
 CONTINUATION = 4
 
-# Lark anonymous terminal names differ between grammar versions; the
-# printer looks at token *values* for punctuation.
+# The printer looks at token *values* for punctuation (Lark's names for
+# anonymous terminals are not stable).
 _TIGHT_BEFORE = {",", ")", "]", ".", "?", ":"}
 _TIGHT_AFTER = {"(", "[", ".", "@"}
 
@@ -228,24 +228,18 @@ class _Item:
     first: Token
     tree: Tree | None = None  # the member's own rule, when it is one
 
-    @property
-    def last(self) -> Token:
-        return _last_token(self.nodes[-1])
 
-
-def _items_from(children: list, group=None) -> list[_Item]:
+def _items_from(children: list) -> list[_Item]:
     """Split block children (between the braces) into items; commas between items are dropped."""
     items: list[_Item] = []
-    if group is None:
-        for child in children:
-            if isinstance(child, Token) and child.value == ",":
-                if items:
-                    items[-1].dropped.append(child)
-                continue
-            nodes, dropped = _strip_comma(child)
-            items.append(_Item(nodes, dropped, _first_token(child), child if isinstance(child, Tree) else None))
-        return items
-    return group(children)
+    for child in children:
+        if isinstance(child, Token) and child.value == ",":
+            if items:
+                items[-1].dropped.append(child)
+            continue
+        nodes, dropped = _strip_comma(child)
+        items.append(_Item(nodes, dropped, _first_token(child), child if isinstance(child, Tree) else None))
+    return items
 
 
 def _strip_comma(child) -> tuple[list, list]:
@@ -305,9 +299,6 @@ class _Printer:
     @property
     def column(self) -> int:
         return len(self.line) if self.line is not None else 0
-
-    def _window(self) -> list[Token]:
-        return self.comments[self.ci:self.cend]
 
     def _pending(self, pos: int) -> list[Token]:
         out = []
@@ -460,7 +451,7 @@ class _Printer:
         self.cont = saved
 
     def _has_comments(self, start: Token, end: Token) -> bool:
-        return any(start.start_pos < c.start_pos < end.start_pos for c in self._window())
+        return any(start.start_pos < c.start_pos < end.start_pos for c in self.comments[self.ci:self.cend])
 
     def _block(self, open_tok: Token, items: list[_Item], close_tok: Token, mode: str,
                inline_sep: str = ", ", pad: bool = True, sticky_sep: str = " ",
