@@ -261,7 +261,12 @@ class BuildCache:
             return
         try:
             for key, value in self._new_modules.items():
-                self._write(f"modules/{key}", _dumps(value))
+                try:
+                    payload = _dumps(value)
+                except (RecursionError, pickle.PicklingError):  # nesting deeper than pickle goes: not cached
+                    self._used_modules.discard(key)
+                    continue
+                self._write(f"modules/{key}", payload)
             self._new_modules.clear()
             if prune:
                 self._prune()

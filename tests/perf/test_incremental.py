@@ -251,3 +251,19 @@ def test_cli_reports_the_same_when_nothing_changed(project: Path, tmp_path: Path
             runs.append((fmt, done.returncode, done.stdout, done.stderr))
     assert runs[0] == runs[2] and runs[1] == runs[3]
     assert json.loads(runs[1][2])  # the JSON report
+
+
+def test_very_deep_nesting_is_built_without_the_cache_failing(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    depth = 700  # deeper than pickle can go with the default recursion limit; the resolver still copes
+    (project / "integc.toml").write_text("[limits]\nmax_depth = 1000\n", encoding="utf-8")
+    (project / "main.integ").write_text(
+        "type T {\n  a: " + "list<" * depth + "string" + ">" * depth + "\n}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    first = build_project(project, out)
+    second = build_project(project, out)
+    cold = build_project(project, tmp_path / "cold", incremental=False)
+    assert first.written and second.reused
+    assert _diagnostics(first) == _diagnostics(second) == _diagnostics(cold)
+    assert _tree(out) == _tree(tmp_path / "cold")
