@@ -13,10 +13,10 @@ Examples:
 A flow test, inside a flow:
   test "free customers get the basic plan" {
     input  { id: "5f0c8a9e-2b1d-4c3e-9f6a-7b8c9d0e1f2a", email: "a@b.example", tier: "free" }
-    expect { account_id: "ACC-5F0C8A9E2B1D4C3E9F6A7B8C9D0E1F2A", plan: "basic" }
+    expect { account_id: "ACC-5F0C8A9E2B1D4C3E9F6A7B8C9D0E1F2A", email: "a@b.example", plan: "basic" }
   }
-The mapped record must have the fields `expect` lists, with those values (other
-fields are not compared; a field written `null` must be absent). now() returns
+The mapped record must equal `expect` (a field written `null` must be absent;
+decimals compare by value, datetimes as instants). now() returns
 2024-01-01T00:00:00Z while tests run. See docs/mapping.md.
 Exit status: 0 all passed (or no tests), 1 a test failed or the project has errors.
 """

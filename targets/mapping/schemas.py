@@ -1,51 +1,44 @@
 """The JSON Schemas a mapping module carries: SOURCE_SCHEMA and TARGET_SCHEMA.
 
-Both are built from `integc.targets.schema_common`, the same field rules the
-jsonschema and openapi targets use, as one self-contained document per entity
-(named types and enums under `$defs`).
-
-The two differ in one respect. SOURCE_SCHEMA describes a record as the source
-system sends it, @readonly fields included. TARGET_SCHEMA describes the body
-the mapping writes: a flow never writes @readonly fields (E0305), so they are
-left out of it, as in the create/update request bodies of the OpenAPI target.
+SOURCE_SCHEMA is exactly the jsonschema target's file for the source entity
+(`schemas/<system>.<Entity>.schema.json`). TARGET_SCHEMA is that target's
+file for the target entity with one change: @readonly fields are no longer
+required, because a flow never writes them (E0305), like the create/update
+bodies of the OpenAPI target. They stay described, so a value that is there
+must still fit.
 """
 from __future__ import annotations
 
+import copy
 from decimal import Decimal, InvalidOperation
 
 from integc import ir
 from integc.targets import schema_common as sc
-
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-
-def _ref(kind: str, name: str) -> str:
-    return f"#/$defs/{name}"
+from integc.targets.jsonschema import build_schema, schema_id
 
 
 def entity_schema(project: ir.Project, qualified_name: str, *, write: bool) -> dict:
-    """The JSON Schema of one entity; `write` leaves out @readonly fields (a target body)."""
-    entity = project.entity(qualified_name)
-    include_readonly = not write
-    root = sc.record_schema(entity.fields, _ref, description=entity.description,
-                            include_readonly=include_readonly)
-    roots = [r for f in entity.fields if include_readonly or not f.readonly for r in sc.named_refs(f.type)]
-    defs: dict[str, dict] = {}
-    for kind, name in sc.closure(project, roots):
-        if kind == "enum":
-            defs[name] = sc.enum_schema(project.enum(name))
-        elif kind == "type":
-            typedef = project.type(name)
-            defs[name] = sc.record_schema(typedef.fields, _ref, description=typedef.description,
-                                          include_readonly=include_readonly)
-        else:
-            other = project.entity(name)
-            defs[name] = sc.record_schema(other.fields, _ref, description=other.description,
-                                          include_readonly=include_readonly)
-    schema = {"$schema": SCHEMA_DIALECT, "title": qualified_name, **root}
-    if defs:
-        schema["$defs"] = defs
-    return sc.ordered(schema)
+    """The JSON Schema of one entity; `write` for the record a flow writes (no @readonly required)."""
+    schema = build_schema(project, "entity", qualified_name)
+    if not write:
+        return schema
+    schema = copy.deepcopy(schema)
+    schema["$id"] = schema_id(project, f"{qualified_name}.write.schema.json")
+    _not_required(schema, project.entity(qualified_name).fields)
+    for kind, name in sc.closure(project, [("entity", qualified_name)]):
+        if kind != "enum" and name in schema.get("$defs", {}) and (kind, name) != ("entity", qualified_name):
+            fields = project.entity(name).fields if kind == "entity" else project.type(name).fields
+            _not_required(schema["$defs"][name], fields)
+    return schema
+
+
+def _not_required(schema: dict, fields: tuple[ir.Field, ...]) -> None:
+    readonly = {f.name for f in fields if f.readonly}
+    required = [name for name in schema.get("required", []) if name not in readonly]
+    if required:
+        schema["required"] = required
+    else:
+        schema.pop("required", None)
 
 
 # ---------------------------------------------------------------- wire values

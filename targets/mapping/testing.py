@@ -155,19 +155,18 @@ def _enum_wire(project: ir.Project, ref: ir.TypeRef, value: str) -> str:
 def compare(project: ir.Project, ref: ir.TypeRef, got: object, want: object, path: str) -> str | None:
     """The first difference between a mapped value and the expected one, or None.
 
-    A record must have the fields `expect` lists, with those values; fields it
-    does not list are not compared, and `field: null` means "absent". Lists
-    compare item by item, maps key by key. Decimals compare by value (12.5 ==
-    "12.50"), datetimes by instant, enums by member name or wire value,
-    everything else exactly.
+    Records must have exactly the expected fields (`field: null` in `expect`
+    means "absent", as does leaving it out). Lists compare item by item, maps
+    key by key. Decimals compare by value (`"10"` == `"10.00"`), datetimes as
+    instants, enums by wire value or member name, everything else exactly.
     """
     if want is None or got is None:
         return None if want is got else f"{path}: expected {_show(want)}, got {_show(got)}"
     kind = ref.kind
     if kind in ("type", "entity") and isinstance(want, dict) and isinstance(got, dict):
         fields = {f.name: f for f in project.record_fields(ref)}
-        for key, w in want.items():
-            g = got.get(key)
+        for key in list(want) + [k for k in got if k not in want]:
+            w, g = want.get(key), got.get(key)
             if w is None:
                 if g is not None:
                     return f"{path}.{key}: expected absent, got {_show(g)}"
