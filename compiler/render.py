@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from pathlib import Path, PurePath
+from urllib.parse import quote
 
 from integc import __version__
 from integc.codes import CODES
@@ -165,7 +167,7 @@ def to_sarif(diagnostics: list[Diagnostic]) -> dict:
                   "message": {"text": d.message + (f"\nhelp: {d.help}" if d.help else "")}}
         if d.span is not None:
             result["locations"] = [{"physicalLocation": {
-                "artifactLocation": {"uri": d.span.file.replace("\\", "/")},
+                "artifactLocation": {"uri": _file_uri(d.span.file)},
                 "region": {"startLine": d.span.line, "startColumn": d.span.column,
                            "endLine": d.span.end_line, "endColumn": d.span.end_column}}}]
         results.append(result)
@@ -176,6 +178,14 @@ def to_sarif(diagnostics: list[Diagnostic]) -> dict:
                                       "informationUri": "https://integc.dev", "rules": rules}},
                   "results": results}],
     }
+
+
+def _file_uri(file: str) -> str:
+    """A file path as a SARIF URI: absolute paths as file: URIs, relative ones percent-encoded."""
+    path = PurePath(file)
+    if path.is_absolute():
+        return Path(file).as_uri()
+    return quote(file.replace("\\", "/"), safe="/")
 
 
 def render_sarif(diagnostics: list[Diagnostic]) -> str:

@@ -110,8 +110,6 @@ def test_sarif_file_names_that_need_percent_encoding():
     diagnostics = [Diagnostic("E0301", "m", Span("my flows/sync #1.integ", 1, 1, 1, 2))]
     log = json.loads(render_sarif(diagnostics))
     uri = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    if uri == "my flows/sync #1.integ":
-        pytest.xfail("render.to_sarif does not percent-encode artifact URIs (reported; fix proposed)")
     assert uri == "my%20flows/sync%20%231.integ"
     validate_sarif(render_sarif(diagnostics))
 
