@@ -32,7 +32,7 @@ system crm {
 system billing {
   owner "finance@example.com"
   base_url "https://billing.example.com/v1"
-  auth api_key { header "X-Api-Key" secret "billing-api-key" }
+  auth api_key { header "X-Api-Key", secret "billing-api-key" }
   handles pii
 
   entity Account {
