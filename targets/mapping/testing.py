@@ -37,9 +37,9 @@ def example_record(project: ir.Project, flow: ir.Flow) -> dict | None:
 def _example_fields(project: ir.Project, fields: tuple[ir.Field, ...], node: Node | None) -> object:
     out = {}
     for f in fields:
-        child = None if node is None or node.full else node.fields.get(f.name, _INCOMPLETE)
-        if child is _INCOMPLETE:
-            continue  # not read
+        if node is not None and not node.full and f.name not in node.fields:
+            continue  # the mapping does not read it
+        child = None if node is None or node.full else node.fields[f.name]
         value = _example_value(project, f, child)
         if value is _INCOMPLETE:
             return _INCOMPLETE

@@ -131,7 +131,6 @@ def hostile_project() -> Project:
         fld("id", STRING, key=True),
     ]
     dst = entity("dst'sys", "Dst\"", *dst_fields)
-    src_ref = t("entity", src.qualified_name)
     assignments = [assign(name, get(name, STRING, optional=(i % 3 == 2))) for i, name in enumerate(HOSTILE_FIELDS)]
     inner_get = get("inner\n", inner_ref)
     assignments += [
@@ -150,7 +149,6 @@ def hostile_project() -> Project:
         ), lst(inner_ref), False, SPAN)),
         assign("id", get("id", STRING)),
     ]
-    del src_ref
     test = FlowTest(INJECTIONS[0], {"id": "x"}, {"id": "x"}, SPAN)
     hostile_flow = flow(INJECTIONS[0], src.qualified_name, dst.qualified_name, *assignments, tests=(test,),
                         doc=INJECTIONS[2])

@@ -142,13 +142,14 @@ def test_the_build_emits_every_mapping_and_a_registry_without_e0307(projects, tm
     for artifact in artifacts:
         (tmp_path / artifact.path).write_bytes(artifact.content)
     # the folder is a package: import it and map the example through the registry, standard library only
-    example = example_record(project, project.flows[0])
+    flow = next(f for f in project.flows if example_record(project, f) is not None)
+    example = example_record(project, flow)
     script = (
         "import json, sys\n"
         "sys.path.insert(0, '.')  # -I leaves the current folder off the path\n"
         "import mappings\n"
         f"record = json.loads({json.dumps(json.dumps(example))})\n"
-        f"module = mappings.load({project.flows[0].name!r})\n"
+        f"module = mappings.load({flow.name!r})\n"
         "print(json.dumps(module.map_record(record), sort_keys=True))\n"
         "print(json.dumps(sorted(mappings.FLOWS)))\n"
     )
@@ -157,7 +158,7 @@ def test_the_build_emits_every_mapping_and_a_registry_without_e0307(projects, tm
     assert done.returncode == 0, done.stderr
     mapped, flows = done.stdout.splitlines()
     assert json.loads(flows) == sorted(f.name for f in project.flows)
-    ms.validator(ms.module_for(project, project.flows[0].name).TARGET_SCHEMA).validate(json.loads(mapped))
+    ms.validator(ms.module_for(project, flow.name).TARGET_SCHEMA).validate(json.loads(mapped))
 
 
 def test_most_example_flows_have_a_complete_example(projects):
