@@ -7,9 +7,10 @@ the parser tables), parse (config, read and parse every file), resolve, check (f
 write (the atomic output swap) -- exactly as `integc build` does (the
 garbage collector paused, as in `build_project`), and prints one JSON object:
 
-    {"phases": {"parse": {"seconds": .., "cpu": ..}, ...}, "peak_rss_mib": .., "ok": true}
+    {"phases": {"parse": {"seconds": .., "cpu": .., "rss_mib": ..}, ...}, "peak_rss_mib": .., "ok": true}
 
-With --memory, tracemalloc runs and each phase also reports `peak_mib` (the
+`rss_mib` is the process's peak RSS when the phase ends (so the growth from
+one phase to the next is what that phase added to the peak). With --memory, tracemalloc runs and each phase also reports `peak_mib` (the
 most memory Python had allocated during that phase, counted from its start)
 and `kept_mib` (what the phase left allocated); times are then distorted, so
 bench/run.py takes times and memory from separate processes. A phase that
@@ -32,6 +33,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--memory", action="store_true", help="measure memory per phase with tracemalloc")
     ap.add_argument("--no-write", action="store_true", help="stop before the write phase")
+    ap.add_argument("--front-end", action="store_true", help="stop after check (no targets, no write)")
     args = ap.parse_args(argv)
 
     if args.memory:
@@ -60,7 +62,8 @@ def main(argv: list[str]) -> int:
             phases[name] = {"error": f"{type(error).__name__}: {error}",
                             "traceback": traceback.format_exc(limit=4)}
             raise _Stop from None
-        entry = {"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+        entry = {"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                 "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         if args.memory:
             current, peak = tracemalloc.get_traced_memory()
             entry["peak_mib"] = (peak - before) / 2**20
@@ -87,6 +90,9 @@ def main(argv: list[str]) -> int:
             symbols = phase("resolve", lambda: resolve_stage(loaded, config, diagnostics))
             project = phase("check", lambda: check_stage(symbols, loaded, config, diagnostics))
             if project is None:
+                raise _Stop
+            if args.front_end:
+                report["ok"] = not diagnostics.has_errors
                 raise _Stop
             _check_out_folder(config)
             targets = phase("load targets", load_targets)

@@ -6,9 +6,11 @@ For each N it generates the landscape with ../shared/bench/gen_integ.py N --flow
 (N systems, 10 entities of 12 fields each, a 5-operation CRUD expose per
 entity, 2 flows per system) and measures, each measurement in a fresh process:
 
-- per phase (bench/phases.py: parse, resolve, check, load targets, each
-  target, write): median seconds of --repeats runs, and the memory each phase
-  allocates (tracemalloc peak, in a separate run: tracemalloc slows Python);
+- per phase (bench/phases.py: imports, parse, resolve, check, load targets,
+  each target, write): median seconds (wall and CPU) of --repeats runs, and
+  the process's peak RSS when the phase ends; with --tracemalloc, also what
+  each phase allocates at its peak and keeps (a separate run: tracemalloc
+  slows Python several times);
 - whole process (os.wait4: wall seconds, CPU seconds, peak RSS of the
   process and its children), median of --repeats runs after one warm-up:
   `integc build` cold (output folder and build cache deleted first),
@@ -116,8 +118,10 @@ def wipe(out: Path) -> None:
 
 # ---------------------------------------------------------------- phases
 
-def measure_phases(project: Path, out: Path, repeats: int, timeout: float) -> dict:
+def measure_phases(project: Path, out: Path, repeats: int, timeout: float, traced: bool, front_end: bool) -> dict:
     probe = [sys.executable, str(HERE / "phases.py"), str(project), "--out", str(out)]
+    if front_end:
+        probe.append("--front-end")
     timed = []
     for _ in range(repeats):
         wipe(out)
@@ -125,8 +129,10 @@ def measure_phases(project: Path, out: Path, repeats: int, timeout: float) -> di
         timed.append(json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else
                      {"phases": {}, "error": done.stderr[-2000:]})
     wipe(out)
-    done = subprocess.run(probe + ["--memory", "--no-write"], capture_output=True, text=True, timeout=timeout * 3)
-    memory = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {"phases": {}}
+    memory: dict = {"phases": {}}
+    if traced:
+        done = subprocess.run(probe + ["--memory", "--no-write"], capture_output=True, text=True, timeout=timeout * 5)
+        memory = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else memory
     names = list(dict.fromkeys(name for run in timed for name in run["phases"]))
     phases = {}
     for name in names:
@@ -134,7 +140,8 @@ def measure_phases(project: Path, out: Path, repeats: int, timeout: float) -> di
         errors = [e["error"] for e in entries if "error" in e]
         seconds = [e["seconds"] for e in entries if "seconds" in e]
         entry = {"seconds": statistics.median(seconds) if seconds else None,
-                 "cpu": statistics.median(e["cpu"] for e in entries if "cpu" in e) if seconds else None}
+                 "cpu": statistics.median(e["cpu"] for e in entries if "cpu" in e) if seconds else None,
+                 "rss_mib": statistics.median(e["rss_mib"] for e in entries if "rss_mib" in e) if seconds else None}
         if errors:
             entry["error"] = errors[0]
         mem = memory["phases"].get(name, {})
@@ -170,7 +177,7 @@ def typespec_command(tsp: Path, n: int) -> list[str]:
 
 
 def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp: Path | None, n: int,
-                      timeout: float) -> dict:
+                      timeout: float, front_end: bool) -> dict:
     results: dict[str, list[dict]] = {"build cold": [], "build no change": [], "build one file changed": [],
                                       "check": [], "check 1,000-line file": []}
     if tsp is not None:
@@ -191,17 +198,20 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
                 if record:
                     results["typespec"].append(run)
                 continue
+            if front_end:
+                continue
             wipe(out)
             run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
             if record:
                 results["build cold"].append(run)
-        run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
-        if record:
-            results["build no change"].append(run)
-        changed.write_bytes(edits[round_ % 2])
-        run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
-        if record:
-            results["build one file changed"].append(run)
+        if not front_end:
+            run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
+            if record:
+                results["build no change"].append(run)
+            changed.write_bytes(edits[round_ % 2])
+            run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
+            if record:
+                results["build one file changed"].append(run)
         wipe(out)
         run = run_once(integc("check", str(project)), timeout=timeout)
         if record:
@@ -211,7 +221,7 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
             results["check 1,000-line file"].append(run)
     changed.write_bytes(original)
     wipe(out)
-    return {name: summary(runs) for name, runs in results.items() if runs or name != "typespec"}
+    return {name: summary(runs) for name, runs in results.items() if runs}
 
 
 # ---------------------------------------------------------------- report
@@ -220,15 +230,16 @@ def print_size(n: int, lines: int, result: dict) -> None:
     print(f"\n== N={n}: {lines:,} source lines; load average {result['load_before']} -> {result['load_after']}")
     phases = result.get("phases")
     if phases:
-        print(f"  {'phase':<22}{'seconds':>9}{'cpu s':>9}{'peak MiB':>10}{'kept MiB':>10}")
+        print(f"  {'phase':<22}{'seconds':>9}{'cpu s':>9}{'RSS MiB':>9}{'traced peak':>12}{'kept':>8}")
         for name, entry in phases["phases"].items():
             if entry.get("error"):
                 print(f"  {name:<22}  ERROR {entry['error'][:80]}")
                 continue
-            print(f"  {name:<22}{_f(entry['seconds'], 3):>9}{_f(entry['cpu'], 3):>9}"
-                  f"{_f(entry['peak_mib'], 1):>10}{_f(entry['kept_mib'], 1):>10}")
-        print(f"  ({phases['artifacts']} files, {_f((phases['artifact_bytes'] or 0) / 1e6, 1)} MB; "
-              f"peak RSS of the phase runs {_f(phases['peak_rss_mib'], 0)} MiB)")
+            print(f"  {name:<22}{_f(entry['seconds'], 3):>9}{_f(entry['cpu'], 3):>9}{_f(entry['rss_mib'], 0):>9}"
+                  f"{_f(entry['peak_mib'], 1):>12}{_f(entry['kept_mib'], 1):>8}")
+        if phases["artifacts"] is not None:
+            print(f"  ({phases['artifacts']} files, {_f((phases['artifact_bytes'] or 0) / 1e6, 1)} MB; "
+                  f"peak RSS of the phase runs {_f(phases['peak_rss_mib'], 0)} MiB)")
     processes = result.get("processes", {})
     if processes:
         print(f"  {'whole process':<26}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'RSS MiB':>9}")
@@ -246,6 +257,8 @@ def print_size(n: int, lines: int, result: dict) -> None:
         check = processes.get("check", {})
         if "wall" in build and "wall" in check:
             print(f"  check / cold build: {check['wall'] / build['wall']:.0%}")
+        if "wall" in tsp and "wall" in check:
+            print(f"  TypeSpec / integc check: {tsp['wall'] / check['wall']:.1f}x")
         for name in ("build no change", "build one file changed"):
             entry = processes.get(name, {})
             if "wall" in build and "wall" in entry:
@@ -265,6 +278,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "integc-bench")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--no-phases", action="store_true", help="whole-process figures only")
+    ap.add_argument("--front-end-only", action="store_true",
+                    help="no targets: phases up to check, and `integc check` (with --typespec, tsp too)")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="also measure each phase's allocations with tracemalloc (a slow extra run)")
     ap.add_argument("--no-processes", action="store_true", help="phase figures only")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--snapshot", action="store_true",
@@ -286,9 +303,11 @@ def main(argv: list[str]) -> int:
         out = args.workdir / f"out-n{n}"
         result: dict = {"load_before": load_average()}
         if not args.no_phases:
-            result["phases"] = measure_phases(project, out, args.repeats, args.timeout)
+            result["phases"] = measure_phases(project, out, args.repeats, args.timeout, args.tracemalloc,
+                                              args.front_end_only)
         if not args.no_processes:
-            result["processes"] = measure_processes(project, out, single, args.repeats, tsp, n, args.timeout)
+            result["processes"] = measure_processes(project, out, single, args.repeats, tsp, n, args.timeout,
+                                                    args.front_end_only)
         result["load_after"] = load_average()
         lines = source_lines(project)
         result["source_lines"] = lines
