@@ -171,3 +171,29 @@ def test_generation_is_deterministic(projects):
     project = projects["order-to-cash"]
     for flow in project.flows:
         assert render_module(project, flow) == render_module(project, flow.name)
+
+
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8)
+
+
+@pytest.mark.parametrize("example,flow", FLOWS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_garbage_is_rejected_or_never_reaches_the_output(modules, example, flow, data):
+    """Any JSON in any field: map_record raises MappingError, or its output is still valid."""
+    project, module, _, target_validator = modules(example, flow)
+    record = data.draw(ms.entity_records(project, module.SOURCE))
+    names = sorted(set(record) | {f.name for f in project.entity(module.SOURCE).fields})
+    for name in data.draw(st.lists(st.sampled_from(names), max_size=3, unique=True)):
+        record[name] = data.draw(_ANY_JSON)
+    try:
+        result = module.map_record(record, now=ms.NOW)
+    except module.MappingError as error:
+        assert "internal error" not in error.reason, str(error)
+        return
+    problems = list(target_validator.iter_errors(result))
+    assert not problems, f"{problems[0].json_path}: {problems[0].message}"

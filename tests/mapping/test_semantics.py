@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import mapping_support as ms  # noqa: E402
@@ -53,6 +55,8 @@ system s {
     u: uuid
     meta: map<string>
     dur: duration
+    dur_opt: duration?
+    nums: list<int>?
     j: json?
   }
   expose Src at "/src" { list, get }
@@ -92,6 +96,8 @@ system t {
     j1: json?
     u1: uuid?
     mail: email?
+    dl: list<decimal>?
+    fl: list<float>?
   }
   expose Out at "/out" { create, update }
 }
@@ -155,6 +161,13 @@ FLOWS = {
     "case_json_decimal": 'j1 = d',
     "case_email": 'mail = mail  s1 = lower(mail)',
     "case_only_id": 's1 = "constant"',
+    "case_coalesce_three": 's1 = coalesce(s_opt, if b_opt then "yes" else to_string(i_opt), upper(s))'
+                           '  d1 = coalesce(d_opt, d * 2)',
+    "case_durations": 'b1 = dur < dur_opt  b2 = dur == dur_opt  b3 = dur_opt == null',
+    "case_widen_lists": 'dl = nums  fl = nums',
+    "case_negate": 'd1 = -d  d2 = -(d_opt ?? to_decimal("0"))  i1 = -i',
+    "case_match_exprs": 's1 = match tier_opt { free -> upper(s), pro -> s_opt ?? "none", _ -> "e" }'
+                        '  s2 = match i { 1 -> "one", 7 -> concat(s, "!"), _ -> to_string(i) }',
     "case_meta": 'j1 = meta',
 }
 
@@ -326,6 +339,38 @@ def test_int_arithmetic(run):
 
 def test_decimal_arithmetic_is_exact(run):
     assert run("case_decimal_arithmetic") == {"d1": "0.3", "d2": "87.50", "d3": "3.5"}
+
+
+def test_coalesce_of_three_computes_only_what_it_needs(run):
+    # b_opt absent: the `if` takes else, to_string(i_opt) of an absent i_opt is absent, so upper(s)
+    assert run("case_coalesce_three") == {"s1": "  HELLO WORLD  ", "d1": "25.00"}
+    assert run("case_coalesce_three", i_opt=4) == {"s1": "4", "d1": "25.00"}
+    assert run("case_coalesce_three", b_opt=True, d_opt="1.5") == {"s1": "yes", "d1": "1.5"}
+    assert run("case_coalesce_three", s_opt="x", d="0.25") == {"s1": "x", "d1": "0.50"}
+
+
+def test_durations_compare_by_length(run, fails):
+    assert run("case_durations", dur_opt="PT1H") == {"b1": True, "b2": False, "b3": False}
+    assert run("case_durations", dur_opt="PT900S") == {"b1": False, "b2": True, "b3": False}
+    assert run("case_durations") == {"b2": False, "b3": True}
+    assert "years and months have no fixed length" in fails("case_durations", dur_opt="P1M")
+
+
+def test_lists_of_ints_widen_item_by_item(run):
+    assert run("case_widen_lists", nums=[1, -2]) == {"dl": ["1", "-2"], "fl": [1.0, -2.0]}
+    assert run("case_widen_lists") == {}
+
+
+def test_negation(run):
+    assert run("case_negate") == {"d1": "-12.50", "d2": "0", "i1": -7}
+    assert run("case_negate", d_opt="-0.5") == {"d1": "-12.50", "d2": "0.5", "i1": -7}
+
+
+def test_match_with_computed_arms(run):
+    assert run("case_match_exprs") == {"s2": "  Hello World  !"}
+    assert run("case_match_exprs", tier_opt="free", i=1) == {"s1": "  HELLO WORLD  ", "s2": "one"}
+    assert run("case_match_exprs", tier_opt="PRO", i=3) == {"s1": "none", "s2": "3"}
+    assert run("case_match_exprs", tier_opt="enterprise") == {"s1": "e", "s2": "  Hello World  !"}
 
 
 def test_a_computed_zero_has_no_sign(run):
@@ -535,3 +580,23 @@ def test_the_error_is_a_value_error_with_structured_fields(modules):
 
 FLOWS["case_everything"] = ("s1 = s  i1 = i  d1 = d  f1 = f  b1 = b  dt1 = dt  s2 = to_string(day)  tier1 = tier"
                             "  items = each items as it { sku = it.sku  total = it.price * it.qty }  addr = addr")
+
+
+# ---------------------------------------------------------------- every case, on generated records
+
+@pytest.mark.parametrize("flow", sorted(FLOWS))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_every_case_maps_valid_records_to_valid_targets(project, modules, flow, data):
+    module = modules(flow)
+    record = data.draw(ms.entity_records(project, "s.Src"))
+    try:
+        out = module.map_record(record, now=ms.NOW)
+    except module.MappingError as error:
+        assert error.path.startswith("target."), str(error)
+        assert "internal error" not in error.reason, str(error)
+        return
+    problems = list(ms.validator(module.TARGET_SCHEMA).iter_errors(out))
+    assert not problems, problems[0].message
