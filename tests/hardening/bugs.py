@@ -45,4 +45,14 @@ BUGS = {
            "check.Checker._trigger); the k8s manifests then carry U+202E raw",
     "H17": "an @example outside its field's @length/@range/@pattern is accepted and written as a schema "
            "`examples` value that fails its own schema",
+    "H18": "a default outside its field's @length/@range/@pattern (`code: string @length(5, 10) = \"\"`) "
+           "passes `check`; `build` then fails with E0001 from the OpenAPI target's self-check "
+           "(found by fuzz/fuzz_compile.py); it should be E0205 in resolve",
+    "H19": "`integc fmt FOLDER` follows a symbolic link inside the folder and rewrites the .integ file it "
+           "points at, outside the folder (commands/fmt.py: resolve, then write)",
+    "H20": "base_url / token_url validation: an unclosed IPv6 bracket (`https://[crm.example/api`) is E0001 "
+           "(urlsplit ValueError in resolve._check_url, found by fuzz/fuzz_compile.py); a port out of range "
+           "or not a number (`:99999`, `:abc`) and an empty host (`https://:80/api`) are accepted",
+    "H21": "cron expressions with croniter extensions Kubernetes CronJobs do not accept (`0 2 L * *`, "
+           "`0 2 * * 5#3`) pass check and build; `kubectl apply` refuses them later (check.Checker._trigger)",
 }

@@ -156,11 +156,13 @@ class JailServer:
             self._process.wait()
             self._process = None
 
-    def run(self, args: list, cwd: Path | str, policy: dict | None = None, timeout: float = 30) -> Outcome:
+    def run(self, args: list, cwd: Path | str, policy: dict | None = None, timeout: float = 30,
+            env: dict | None = None) -> Outcome:
+        """One CLI invocation; `env` sets environment variables for it alone (HOME...)."""
         if self._process is None or self._process.poll() is not None:
             self._start()
         request = {"args": [str(a) for a in args], "cwd": str(cwd), "policy": policy or policy_check(),
-                   "timeout": timeout}
+                   "timeout": timeout, "env": env or {}}
         answer: list[str] = []
 
         def read() -> None:

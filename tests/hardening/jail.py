@@ -21,7 +21,7 @@ Policy (all paths absolute, resolved):
 Network and subprocesses are always violations: a build needs neither.
 
 Serve mode takes one JSON object per line: {"args": [...], "cwd": "...",
-"policy": {...}, "timeout": seconds} and answers one JSON line:
+"policy": {...}, "timeout": seconds, "env": {...}} and answers one JSON line:
 {"code": int, "stdout": str, "stderr": str, "violations": [...],
 "seconds": float}. A command that runs past its timeout answers code 124
 (the alarm interrupts it). The server is the real CLI entry point
@@ -264,6 +264,8 @@ def serve() -> None:
         out, err = io.StringIO(), io.StringIO()
         saved = sys.stdout, sys.stderr
         cwd = os.getcwd()
+        saved_env = {key: os.environ.get(key) for key in request.get("env", {})}
+        os.environ.update(request.get("env", {}))
         started = time.monotonic()
         sys.stdout, sys.stderr = out, err
         try:
@@ -283,6 +285,11 @@ def serve() -> None:
         finally:
             sys.stdout, sys.stderr = saved
             os.chdir(cwd)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         if _VIOLATIONS:
             code = 99
         answer = {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue(),

@@ -92,14 +92,14 @@ def _whole(tree: dict[str, bytes], references: dict, foreign: dict[str, bytes]) 
                 f"{sorted(set(ours) ^ set(references['a']))[:5]} / {sorted(set(ours) ^ set(references['b']))[:5]}")
 
 
-@pytest.mark.parametrize("round_", range(3))
+@pytest.mark.parametrize("round_", range(2))
 def test_two_builds_at_once_leave_one_complete_output(projects, round_):
     root, made, references = projects
     out = root / f"shared-{round_}"
     out.mkdir()
     foreign = {"NOTES.md": b"the user's own file\n"}
     (out / "NOTES.md").write_bytes(foreign["NOTES.md"])
-    first, second = (("a", "b"), ("b", "a"), ("a", "b"))[round_]
+    first, second = (("a", "b"), ("b", "a"))[round_]
     processes = [_start(made[first], out)]
     time.sleep(0.05 * round_)
     processes.append(_start(made[second], out))
@@ -116,35 +116,34 @@ def test_two_builds_at_once_leave_one_complete_output(projects, round_):
 def test_many_builds_at_once(projects):
     root, made, references = projects
     out = root / "shared-many"
-    processes = [_start(made["a" if i % 2 else "b"], out) for i in range(4)]
+    processes = [_start(made["a" if i % 2 else "b"], out) for i in range(3)]
     for process in processes:
         process.communicate(timeout=240)
         assert process.returncode == 0
     _whole(read_tree(out), references, {})
 
 
-@pytest.mark.parametrize("failure", ["syntax_error", "config_error", "build_only_error"])
-def test_failed_build_leaves_previous_output_untouched(projects, jail, failure):
+def test_failed_builds_leave_previous_output_untouched(projects, jail):
+    """A syntax error, a bad target option, an error only the build finds: the output stays byte-identical."""
     root, made, references = projects
-    out = root / f"kept-{failure}"
+    out = root / "kept"
     assert _start(made["a"], out).wait(timeout=180) == 0
     before = snapshot(out)
-    project = made["broken"]
-    if failure == "config_error":
-        project = write_project(root / "config-error", variant("alpha", 2), toml="[targets.openapi]\nformat = 1\n")
-    elif failure == "build_only_error":
-        project = write_project(root / "build-only-error", variant("alpha", 2), toml="[targets.nope]\n")
-    outcome = jail.run(["build", project, "--out", out], cwd=root, policy=policy_build(out), timeout=120)
-    assert_handled(outcome)
-    assert outcome.code == 1
-    assert snapshot(out) == before
+    failing = [made["broken"],
+               write_project(root / "config-error", variant("alpha", 2), toml="[targets.openapi]\nformat = 1\n"),
+               write_project(root / "build-only-error", variant("alpha", 2), toml="[targets.nope]\n")]
+    for project in failing:
+        outcome = jail.run(["build", project, "--out", out], cwd=root, policy=policy_build(out), timeout=120)
+        assert_handled(outcome)
+        assert outcome.code == 1, outcome.describe()
+        assert snapshot(out) == before, project.name
 
 
 def test_killed_build_leaves_previous_or_new_output(projects):
     root, made, references = projects
     out = root / "killed"
     assert _start(made["a"], out).wait(timeout=180) == 0
-    for delay in (0.3, 0.8, 1.5, 2.5):
+    for delay in (0.4, 1.2, 2.4):
         process = _start(made["b"], out)
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
@@ -188,7 +187,7 @@ def test_readers_never_see_a_mix(projects):
     root, made, references = projects
     out = root / "watched"
     assert _start(made["a"], out).wait(timeout=180) == 0
-    processes = [_start(made[name], out) for name in ("b", "a", "b")]
+    processes = [_start(made[name], out) for name in ("b", "a")]
     seen, absent = [], 0
     while any(p.poll() is None for p in processes):
         tree = _read_at(out)

@@ -32,7 +32,8 @@ def built(jail, tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     project = write_project(root / "p", project_text())
     out = root / "out"
-    outcome = jail.run(["build", project, "--out", out], cwd=root, policy=policy_build(out), timeout=180)
+    outcome = jail.run(["build", project, "--out", out, "--emit-ir"], cwd=root, policy=policy_build(out),
+                       timeout=180)
     assert_handled(outcome)
     assert outcome.code == 0 and outcome.codes() == ["W0603"], outcome.describe()
     return out
@@ -116,6 +117,14 @@ def test_yaml_has_no_tags_anchors_or_implicit_types(built):
                 for key in ("labels", "annotations"):
                     for name, value in (document["metadata"].get(key) or {}).items():
                         assert isinstance(value, str), f"{path}: {key} {name} = {value!r}"
+
+
+def test_ir_json_keeps_every_string(built):
+    ir = json.loads((built / "ir.json").read_bytes())
+    found = _strings(ir, set())
+    for name, payload in PAYLOADS.items():
+        assert payload in found, name
+    assert set(FIELD_NAMES) <= found
 
 
 def test_json_schemas_validate(built):
