@@ -237,9 +237,21 @@ def _out_folder_problem(config: ProjectConfig) -> str | None:
         return f"refusing to use {out} as the output folder"
     if out == root or root.is_relative_to(out):
         return f"the output folder {out} would replace the project's own sources"
-    if out.is_dir() and any(p.suffix == ".integ" for p in out.rglob("*.integ")):
+    if out.is_dir() and _holds_sources(out):
         return f"the output folder {out} holds .integ sources; choose another --out"
     return None
+
+
+def _holds_sources(folder: Path) -> bool:
+    """`any(p.suffix == ".integ" for p in folder.rglob("*.integ"))`, without a Path per file: every
+    name below `folder` (symbolic links to folders are listed, not entered), files and folders alike."""
+    import os
+
+    for _, folders, files in os.walk(folder):
+        for name in (*folders, *files):
+            if name.endswith(".integ") and len(name) > len(".integ"):
+                return True
+    return False
 
 
 def _check_collisions(artifacts: list[Artifact], diagnostics: Diagnostics) -> None:

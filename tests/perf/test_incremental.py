@@ -267,3 +267,39 @@ def test_very_deep_nesting_is_built_without_the_cache_failing(tmp_path: Path) ->
     assert first.written and second.reused
     assert _diagnostics(first) == _diagnostics(second) == _diagnostics(cold)
     assert _tree(out) == _tree(tmp_path / "cold")
+
+
+def test_the_output_folder_scan_agrees_with_rglob(tmp_path: Path) -> None:
+    from integc.build import _holds_sources
+
+    def rglob(folder: Path) -> bool:
+        return any(p.suffix == ".integ" for p in folder.rglob("*.integ"))
+
+    cases = {
+        "empty": [],
+        "plain": ["a/b/c.txt", "x.json"],
+        "source": ["a/b/c.integ"],
+        "dot name": ["a/.integ"],
+        "dot dot": ["a/..integ"],
+        "hidden source": [".hidden/x.integ"],
+        "upper case": ["A.INTEG", "b.Integ"],
+        "folder named like a source": ["d.integ/file.txt"],
+        "double suffix": ["x.integ.bak", "y.tar.integ"],
+    }
+    for name, files in cases.items():
+        folder = tmp_path / name.replace(" ", "_")
+        folder.mkdir()
+        for relative in files:
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text("", encoding="utf-8")
+        assert _holds_sources(folder) == rglob(folder), name
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "s.integ").write_text("", encoding="utf-8")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "to-outside").symlink_to(outside)  # listed, not entered
+    (linked / "dangling.integ").symlink_to(tmp_path / "nowhere")
+    assert _holds_sources(linked) == rglob(linked)
+    (linked / "dangling.integ").unlink()
+    assert _holds_sources(linked) == rglob(linked)
