@@ -74,7 +74,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
         _check_out_folder(config)
         artifacts = emit_all(project, config, diagnostics)
         if emit_ir:
-            artifacts.append(Artifact(IR_FILE, ir_json_bytes(project)))
+            artifacts.append(Artifact(IR_FILE, ir_json_bytes(project, config.root)))
         _check_collisions(artifacts, diagnostics)
         if diagnostics.has_errors or (strict and diagnostics.items):
             return result
@@ -187,10 +187,16 @@ def _diagnostic_from_json(data: dict) -> Diagnostic:
                       tuple(Note(span(s), m) for s, m in data["notes"]))
 
 
-def ir_json_bytes(project: ir.Project) -> bytes:
+def ir_json_bytes(project: ir.Project, root: Path) -> bytes:
+    """ir.json, with span files relative to the project folder."""
     from integc import ir
 
-    return (json.dumps(ir.to_json(project), indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+    def relative(file: str) -> str:
+        path = Path(file).resolve()
+        return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+
+    document = ir.to_json(project, relative)
+    return (json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
 
 
 def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[Artifact]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Union
+from typing import Callable, Union
 
 from integc.diagnostics import Span
 
@@ -404,19 +404,26 @@ class Project:
 
 # ---------------------------------------------------------------- JSON form
 
-def to_json(node: object) -> object:
-    """The JSON form of any IR value (specs/ir.schema.json); expression nodes get a `node` tag."""
+def to_json(node: object, file_name: Callable[[str], str] | None = None) -> object:
+    """The JSON form of any IR value (specs/ir.schema.json); expression nodes get a `node` tag.
+
+    `file_name` rewrites the file of every span (ir.json uses project-relative
+    paths, so it does not depend on the folder integc ran in).
+    """
     if isinstance(node, Span):
-        return node.to_json()
+        data = node.to_json()
+        if file_name is not None:
+            data["file"] = file_name(node.file)
+        return data
     if dataclasses.is_dataclass(node):
         out: dict[str, object] = {}
         if isinstance(node, _EXPR_CLASSES):
             out["node"] = type(node).__name__.lower()
         for f in dataclasses.fields(node):
-            out[f.name] = to_json(getattr(node, f.name))
+            out[f.name] = to_json(getattr(node, f.name), file_name)
         return out
     if isinstance(node, (tuple, list)):
-        return [to_json(item) for item in node]
+        return [to_json(item, file_name) for item in node]
     return node
 
 

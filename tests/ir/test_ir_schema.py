@@ -50,7 +50,7 @@ def _ir_json(project_path: Path) -> dict:
     result = compile_project(project_path)
     problems = [f"{d.code} {d.message}" for d in result.diagnostics.sorted() if d.is_error]
     assert result.project is not None, problems
-    return json.loads(ir_json_bytes(result.project))
+    return json.loads(ir_json_bytes(result.project, result.config.root))
 
 
 def _integc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
