@@ -55,4 +55,16 @@ BUGS = {
            "or not a number (`:99999`, `:abc`) and an empty host (`https://:80/api`) are accepted",
     "H21": "cron expressions with croniter extensions Kubernetes CronJobs do not accept (`0 2 L * *`, "
            "`0 2 * * 5#3`) pass check and build; `kubectl apply` refuses them later (check.Checker._trigger)",
+    "H22": "`integc build` runs each generated mapping on the flow's example record in its own process, "
+           "without a time or memory bound (targets/mapping/testing.check_example, the E0307 check): an "
+           "@example against a backtracking @pattern (`^(a+)+$`) hangs the build, and nested "
+           "`replace(text, \"a\", text)` from a 1 KB file allocates gigabytes",
+    "H23": "an operation path with an unbalanced or doubled brace (`\"/products/{\"`, `\"/p/{{id}}\"`, "
+           "`\"/p/id}\"`) passes check; build fails with E0001 in the OpenAPI target's self-check (found by "
+           "fuzz/fuzz_compile.py); resolve should report E0209",
+    "H24": "a type that requires itself (`type Loop { me: Loop  v: int @example(1) }`) passes check; "
+           "build recurses forever building the example record (targets/mapping/testing._example_fields) "
+           "and reports E0001 RecursionError",
+    "H25": "an entity exposed twice (`expose P at \"/a\" { list }` and `expose P at \"/b\" { get }`) passes "
+           "check; build fails with E0001 KeyError 'page' in targets/openapi.py (_expose)",
 }

@@ -157,6 +157,39 @@ CASES = {
                                {"E0209"}),
     "cron_nth_weekday": (flow_with("n").replace("schedule every 15m", 'schedule cron "0 2 * * 5#3"'), None,
                          {"E0209"}),
+    # found by fuzz/fuzz_compile.py: operation paths the OpenAPI target cannot template
+    "operation_path_open_brace": ('system s {\n owner "o"\n entity P { id: string @key }\n'
+                                  ' operation op GET "/products/{" (id: string) -> P\n}\n', None, set()),
+    "operation_path_double_braces": ('system s {\n owner "o"\n entity P { id: string @key }\n'
+                                     ' operation op GET "/p/{{id}}" (id: string) -> P\n}\n', None, set()),
+    "operation_path_close_brace": ('system s {\n owner "o"\n entity P { id: string @key }\n'
+                                   ' operation op GET "/p/id}" (id: string) -> P\n}\n', None, set()),
+    "type_requiring_itself": ("""
+type Loop { me: Loop
+  v: int @example(1) }
+system s {
+  owner "o"
+  entity E { id: string @key @example("1")
+    loop: Loop }
+  expose E at "/e" { list, get }
+}
+system t {
+  owner "o"
+  entity F { id: string @key
+    loop: Loop }
+  expose F at "/f" { list, get, create, update }
+}
+flow f {
+  from s.E
+  to t.F
+  trigger schedule every 15m
+  map { id = id
+    loop = loop }
+  retry 3
+}
+""", None, set()),
+    "entity_exposed_twice": ('system s {\n owner "o"\n entity P { id: string @key }\n expose P at "/a" { list }\n'
+                             ' expose P at "/b" { get }\n}\n', None, set()),
     # found by fuzz/fuzz_compile.py: a default its own constraints refuse
     "default_outside_length": ('system s {\n  owner "o"\n  entity E {\n    id: string @key\n'
                                '    code: string @length(5, 10) = ""\n  }\n  expose E at "/e" { get }\n}\n', None, set()),
@@ -206,10 +239,14 @@ BUILD_CASES = {"parentheses_5000": set(), "list_types_5000": set(), "identifier_
                "doc_comment_200k": set(), "nul_byte": set(), "invalid_utf8": set(), "bom_only": set(),
                "escape_nul": set(), "keywords_everywhere": set(), "enum_20000_members": set(),
                "toml_unknown_target": {"E0403"}, "toml_bad_target_option": {"E0403"},
-               "default_outside_length": {"E0205"}}
+               "default_outside_length": {"E0205"}, "operation_path_open_brace": {"E0209"},
+               "operation_path_double_braces": {"E0209"}, "operation_path_close_brace": {"E0209"},
+               "type_requiring_itself": set(), "entity_exposed_twice": set()}
 
 
-BUILD_KNOWN = {"identifier_200k_declared": "H15", "identifier_300_flow": "H15", "default_outside_length": "H18"}
+BUILD_KNOWN = {"identifier_200k_declared": "H15", "identifier_300_flow": "H15", "default_outside_length": "H18",
+               "operation_path_open_brace": "H23", "operation_path_double_braces": "H23",
+               "operation_path_close_brace": "H23", "type_requiring_itself": "H24", "entity_exposed_twice": "H25"}
 
 
 @pytest.mark.parametrize("name", [
@@ -223,6 +260,39 @@ def test_build_never_crashes(jail, tmp_path, name):
     assert (CASES[name][2] | BUILD_CASES[name]) <= set(outcome.codes()), outcome.describe()
     if outcome.code == 1:
         assert not out.exists(), "a failed build wrote output"
+
+
+REDOS = """
+system a {
+  owner "o"
+  entity E { id: string @key @example("1")
+    code: string @example("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!") }
+  expose E at "/e" { list, get }
+}
+system b {
+  owner "o"
+  entity F { id: string @key
+    code: string @pattern("^(a+)+$") }
+  expose F at "/f" { list, get, create, update }
+}
+flow f {
+  from a.E
+  to b.F
+  trigger schedule every 15m
+  map { id = id
+    code = code }
+  retry 3
+}
+"""
+
+
+@pytest.mark.xfail(strict=True, reason=BUGS["H22"])
+def test_build_time_example_check_is_bounded(jail, tmp_path):
+    """The E0307 example check runs generated code at build time: a hostile pattern must not hang it."""
+    project = write_project(tmp_path / "p", REDOS)
+    out = tmp_path / "out"
+    outcome = jail.run(["build", project, "--out", out], cwd=tmp_path, policy=policy_build(out), timeout=10)
+    assert_handled(outcome)
 
 
 @pytest.mark.parametrize("name", ["long_identifier_unknown", "long_invalid_webhook_path"])
