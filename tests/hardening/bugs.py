@@ -67,4 +67,10 @@ BUGS = {
            "and reports E0001 RecursionError",
     "H25": "an entity exposed twice (`expose P at \"/a\" { list }` and `expose P at \"/b\" { get }`) passes "
            "check; build fails with E0001 KeyError 'page' in targets/openapi.py (_expose)",
+    "H26": "an integc.toml that is a symbolic link to a file outside the project is read, and the text "
+           "diagnostics print its lines (a pull request adding `integc.toml -> ~/.netrc` gets the first "
+           "line into the CI log): config.load_config must confine integc.toml like an import",
+    "H27": "a committed symbolic link `build -> /elsewhere` in the project makes a plain `integc build` "
+           "replace /elsewhere (the default output folder is resolved through the link, config.load_config); "
+           "a pull request alone can make CI write outside the project",
 }

@@ -163,6 +163,35 @@ def test_entry_file_cannot_leave_the_project(jail, landscape, name):
     assert outcome.code == 1 and set(outcome.codes()) <= {"E0402", "E0403"}, outcome.describe()
 
 
+@pytest.mark.xfail(strict=True, reason=BUGS["H26"])
+def test_integc_toml_symlinked_out_is_not_read(jail, landscape):
+    tmp_path, project, outside = landscape
+    (outside / "netrc").write_text("machine github.com login ci password ghs_topsecretvalue1234\n")
+    os.symlink(outside / "netrc", project / "integc.toml")
+    outcome = jail.run(["check", project], cwd=tmp_path, policy=policy_check([outside]), timeout=60)
+    assert not outcome.violations, outcome.describe()
+    assert "topsecret" not in outcome.output
+    assert_handled(outcome)
+
+
+@pytest.mark.xfail(strict=True, reason=BUGS["H27"])
+@pytest.mark.parametrize("how", ["default_build_folder", "toml_out"])
+def test_output_folder_symlinked_out_of_the_project(jail, landscape, how):
+    """The pull request brings `build -> ../elsewhere`: the build must not write through it."""
+    tmp_path, project, outside = landscape
+    elsewhere = tmp_path / "elsewhere"
+    name = "build" if how == "default_build_folder" else "generated"
+    os.symlink(elsewhere, project / name)
+    if how == "toml_out":
+        (project / "integc.toml").write_text(f'out = "{name}"\n')
+    before = snapshot(elsewhere)
+    # (The jail resolves links, so it allows the target: the snapshot is what checks this case.)
+    outcome = jail.run(["build", project], cwd=tmp_path, policy=policy_build(project / name), timeout=60)
+    assert not outcome.violations, outcome.describe()
+    assert snapshot(elsewhere) == before
+    assert outcome.code in (1, 2)
+
+
 @pytest.mark.xfail(strict=True, reason=BUGS["H5"])
 def test_entry_file_that_is_a_fifo(tmp_path):
     """Named on the command line, a FIFO must not block integc (E0103, not a hang)."""
