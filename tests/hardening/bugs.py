@@ -41,8 +41,9 @@ BUGS = {
     "H15": "a declaration name longer than the file system allows (about 240 characters) passes "
            "`check` but `build` fails with exit 2 `File name too long` (and prints the 200 KB path); "
            "it should be E0801 in resolve._usable_as_file_name",
-    "H16": "webhook paths accept control and bidi characters (only white space and {}?# are refused, "
-           "check.Checker._trigger); the k8s manifests then carry U+202E raw",
+    "H16": "webhook paths and base_url accept control and bidi characters (webhook paths refuse only "
+           "white space and {}?#, check.Checker._trigger); the k8s manifests then carry U+202E raw "
+           "(the OpenAPI and JSON outputs escape it)",
     "H17": "an @example outside its field's @length/@range/@pattern is accepted and written as a schema "
            "`examples` value that fails its own schema",
     "H18": "a default outside its field's @length/@range/@pattern (`code: string @length(5, 10) = \"\"`) "

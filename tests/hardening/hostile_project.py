@@ -46,6 +46,9 @@ PAYLOADS = {
 }
 
 # Doc comments are raw lines: no line breaks (the comment ends at one), no NUL (E0103).
+# base_url: an absolute http(s) URL without white space; its path and query may hold the rest.
+BASE_URL = "https://src.example/api/{{x}}/${y}/&a/*b/!!str/'q'/%7B%7D/\\/\u202e?q=1&r=---&t=%23x&s=%22#frag"
+
 # Webhook paths refuse white space and {{}}?#; everything else is hostile enough.
 WEBHOOK = "/hooks/$(id)/$x/&a/*a/!!str/'\"\\/%7B%7D/../\u202e\x01-\x1b[2J"
 PATTERN = "^(?:[{}$#&*!'\"\\\\]|---|\\{\\{)*$"
@@ -108,6 +111,7 @@ def project_text() -> str:
     pattern = f"@pattern({lit(PATTERN)}) @example({lit(PATTERN_EXAMPLE)})"
     scopes = ", ".join(lit(PAYLOADS[n]) for n in ("jinja", "yaml_tag", "quotes"))
     owners = {"src": lit(PAYLOADS["yaml_doc"]), "dst": lit(PAYLOADS["bidi"] + PAYLOADS["newlines"])}
+    base_url = lit(BASE_URL)
     manual_note = lit(PAYLOADS["yaml_doc"] + PAYLOADS["jinja"] + PAYLOADS["python"])
     return f"""package hostile.names version "1.0.0"
 
@@ -123,7 +127,7 @@ def project_text() -> str:
 {doc("python")}system src {{
   title {lit(PAYLOADS["python"])}
   owner {owners["src"]}
-  base_url "https://src.example/api/v1"
+  base_url {base_url}
   auth oauth2 {{
     token_url "https://login.src.example/oauth2/token"
     scopes [{scopes}]

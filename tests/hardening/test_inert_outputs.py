@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from bugs import BUGS
-from hostile_project import DOC_PAYLOADS, FIELD_NAMES, PAYLOADS, WEBHOOK, project_text, sample_record
+from hostile_project import BASE_URL, DOC_PAYLOADS, FIELD_NAMES, PAYLOADS, WEBHOOK, project_text, sample_record
 from hsupport import HERE, assert_handled, have, policy_build, write_project
 
 for _target in ("mapping", "openapi", "jsonschema", "k8s"):
@@ -93,8 +93,10 @@ def test_yaml_parses_back_to_exactly_the_strings(built):
     dst = documents["openapi/dst.openapi.yaml"][0]
     assert dst["info"]["title"] == PAYLOADS["jinja"]
     assert dst["info"]["x-owner"] == PAYLOADS["bidi"] + PAYLOADS["newlines"]
+    assert src["servers"][0]["url"] == BASE_URL
     flow = json.loads(documents["deploy/k8s/hook-items/configmap.yaml"][0]["data"]["flow.json"])
     assert flow["trigger"]["path"] == WEBHOOK
+    assert flow["source"]["base_url"] == BASE_URL
 
 
 def test_yaml_has_no_tags_anchors_or_implicit_types(built):
