@@ -74,4 +74,7 @@ BUGS = {
     "H27": "a committed symbolic link `build -> /elsewhere` in the project makes a plain `integc build` "
            "replace /elsewhere (the default output folder is resolved through the link, config.load_config); "
            "a pull request alone can make CI write outside the project",
+    "H28": "a committed symbolic link `.build.integc-cache -> /elsewhere` makes the build write its "
+           "cache (README.txt, record, modules/...) into /elsewhere, overwriting files of those names "
+           "(compiler/cache.py follows the link)",
 }

@@ -192,6 +192,18 @@ def test_output_folder_symlinked_out_of_the_project(jail, landscape, how):
     assert outcome.code in (1, 2)
 
 
+@pytest.mark.xfail(strict=True, reason=BUGS["H28"])
+def test_build_cache_symlinked_out_of_the_project(jail, landscape):
+    tmp_path, project, outside = landscape
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "README.txt").write_text("mine\n")
+    os.symlink(elsewhere, project / ".build.integc-cache")
+    before = snapshot(elsewhere)
+    outcome = jail.run(["build", project], cwd=tmp_path, policy=policy_build(project / "build"), timeout=60)
+    assert_handled(outcome)
+    assert snapshot(elsewhere) == before
+
+
 @pytest.mark.xfail(strict=True, reason=BUGS["H5"])
 def test_entry_file_that_is_a_fifo(tmp_path):
     """Named on the command line, a FIFO must not block integc (E0103, not a hang)."""
