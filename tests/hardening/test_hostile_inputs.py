@@ -295,6 +295,26 @@ def test_build_time_example_check_is_bounded(jail, tmp_path):
     assert_handled(outcome)
 
 
+@pytest.mark.xfail(strict=True, reason=BUGS["H30"])
+def test_credential_scan_is_linear(jail, tmp_path):
+    """Five 60 KB lines that almost look like URLs, and one real URL with a password."""
+    text = ("# " + "a." * 30_000 + "\n") * 5 + "# x://user:pass@host\ntype T { x: int }\n"
+    project = write_project(tmp_path / "p", text)
+    outcome = jail.run(["check", project], cwd=tmp_path, timeout=8)
+    assert_handled(outcome)
+    assert "E0502" in outcome.codes()
+
+
+@pytest.mark.xfail(strict=True, reason=BUGS["H29"])
+def test_many_suggestions_stay_fast(jail, tmp_path):
+    """1,500 imports of missing files beside 1,500 files: the answer within 10 s, not minutes."""
+    files = {f"file_number_{i:05d}.integ": "" for i in range(1500)}
+    main = "".join(f'import "missing_number_{i:05d}.integ"\n' for i in range(1500))
+    project = write_project(tmp_path / "p", main, files=files)
+    outcome = jail.run(["check", project], cwd=tmp_path, timeout=10)
+    assert_handled(outcome)
+
+
 @pytest.mark.parametrize("name", ["long_identifier_unknown", "long_invalid_webhook_path"])
 @pytest.mark.xfail(strict=True, reason=BUGS["H7"])
 def test_messages_stay_short(jail, tmp_path, name):
