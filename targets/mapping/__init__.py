@@ -116,9 +116,10 @@ class MappingTarget:
     }
 
     def emit(self, project: ir.Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
-        from integc.targets.mapping.testing import check_example
+        from integc.targets.mapping.testing import check_examples
 
         artifacts: list[Artifact] = []
+        checked: list[tuple[ir.Flow, str]] = []
         for flow in project.flows:  # two flows whose module names differ only in case: E0801 in build.py
             module = module_name(flow.name)
             try:
@@ -129,10 +130,14 @@ class MappingTarget:
                 continue
             artifacts.append(Artifact(f"mappings/{module}.py", source.encode("utf-8")))
             if options.get("check_examples", True):
-                problem = check_example(project, flow, source)
-                if problem is not None:
-                    diagnostics.report("E0307", f"{flow.name}: {problem}", flow.origin,
-                                       help="fix the @example values of the source entity, or the mapping")
+                checked.append((flow, source))
+        # One bounded child process maps every example (testing.check_examples).
+        problems = check_examples(project, checked) if checked else {}
+        for flow, _ in checked:
+            problem = problems.get(flow.name)
+            if problem is not None:
+                diagnostics.report("E0307", f"{flow.name}: {problem}", flow.origin,
+                                   help="fix the @example values of the source entity, or the mapping")
         artifacts.append(Artifact("mappings/__init__.py", render_registry(project).encode("utf-8")))
         return artifacts
 

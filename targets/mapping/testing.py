@@ -1,6 +1,7 @@
 """Example records (the build-time E0307 check) and flow tests (`integc test`)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -67,18 +68,146 @@ def _example_value(project: ir.Project, f: ir.Field, node: Node | None) -> objec
     return value
 
 
+# How long one flow's example may take to map, and how much memory the child may use.
+EXAMPLE_SECONDS = 5
+EXAMPLE_MEMORY = 1 << 30
+_MAX_RESULT = 10 * 1024 * 1024
+
+# The child that maps the examples: `python -I -S -c _CHILD`, standard library only, like the
+# generated modules. It reads [{"name", "source", "record"}, ...] as JSON on stdin and writes one
+# JSON line per flow: {"start": i} before it, then the outcome. SIGALRM (default action: end the
+# process, even inside a regular expression) bounds each flow; RLIMIT_AS bounds memory.
+_CHILD = r"""# integc-example-check
+import json, resource, signal, sys, types
+seconds, memory = int(sys.argv[1]), int(sys.argv[2])
+for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CORE, 0)):
+    try:
+        resource.setrlimit(limit, (value, value))
+    except (ValueError, OSError):
+        pass
+signal.signal(signal.SIGALRM, signal.SIG_DFL)
+jobs = json.loads(sys.stdin.read())
+out = sys.stdout
+for i, job in enumerate(jobs):
+    out.write(json.dumps({"start": i}) + "\n")
+    out.flush()
+    signal.alarm(seconds)
+    try:
+        module = types.ModuleType(job["name"])
+        module.__file__ = "<integc mapping " + job["name"] + ">"
+        exec(compile(job["source"], module.__file__, "exec"), module.__dict__)
+        try:
+            outcome = {"ok": module.map_record(job["record"])}
+        except module.MappingError as error:
+            outcome = {"error": [str(error.path), str(error.reason)]}
+        text = json.dumps(outcome)
+        if len(text) > int(sys.argv[3]):
+            text = json.dumps({"big": len(text)})
+    except MemoryError:
+        text = json.dumps({"memory": True})
+    except BaseException as error:
+        text = json.dumps({"crash": type(error).__name__ + ": " + str(error)[:200]})
+    signal.alarm(0)
+    out.write(text + "\n")
+    out.flush()
+"""
+CHILD_MARKER = "# integc-example-check"
+
+
 def check_example(project: ir.Project, flow: ir.Flow, source: str) -> str | None:
     """Map the flow's source example and validate the result; a problem in words, or None."""
-    from integc.targets.mapping import load_module, module_name
+    return check_examples(project, [(flow, source)]).get(flow.name)
 
-    record = example_record(project, flow)
-    if record is None:
-        return None
-    module = load_module(source, module_name(flow.name))
-    try:
-        result = module.map_record(record)
-    except module.MappingError as error:
-        return f"the source example does not map: {error.path}: {error.reason}"
+
+def check_examples(project: ir.Project, flows: list[tuple[ir.Flow, str]]) -> dict[str, str]:
+    """Map each flow's source example in a bounded child process and validate the results
+    (the E0307 check): flow name -> a problem in words, for the flows that have one."""
+    from integc.targets.mapping import module_name
+
+    jobs = []
+    for flow, source in flows:
+        record = example_record(project, flow)
+        if record is None:
+            continue
+        jobs.append({"name": module_name(flow.name), "source": source, "record": record, "flow": flow.name})
+    problems: dict[str, str] = {}
+    outcomes = _run_children(jobs)
+    for job, outcome in zip(jobs, outcomes):
+        problem = _judge(job, outcome)
+        if problem is not None:
+            problems[job["flow"]] = problem
+    return problems
+
+
+def _run_children(jobs: list[dict]) -> list[dict]:
+    """The outcome of each job, in order; a child that dies is replaced for the jobs after."""
+    import signal
+    import subprocess
+    import sys
+
+    outcomes: list[dict] = []
+    while len(outcomes) < len(jobs):
+        rest = jobs[len(outcomes):]
+        payload = json.dumps([{k: job[k] for k in ("name", "source", "record")} for job in rest])
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _CHILD, str(EXAMPLE_SECONDS), str(EXAMPLE_MEMORY),
+                 str(_MAX_RESULT)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+        except OSError as error:
+            outcomes.extend({"unavailable": str(error)} for _ in rest)
+            break
+        killed = False
+        try:
+            output, _ = child.communicate(payload.encode("utf-8"), timeout=EXAMPLE_SECONDS * len(rest) + 30)
+        except subprocess.TimeoutExpired:  # only if SIGALRM could not end it
+            child.kill()
+            output, _ = child.communicate()
+            killed = True
+        started = None
+        done = 0
+        for line in output.decode("utf-8", "replace").splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(message, dict):
+                continue
+            if "start" in message:
+                started = message["start"]
+            elif started is not None:
+                outcomes.append(message)
+                done += 1
+                started = None
+        if done == len(rest):
+            break
+        code = child.returncode
+        timed_out = killed or code in (-signal.SIGALRM, -signal.SIGXCPU)
+        outcomes.append({"timeout": True} if timed_out else {"died": code})
+    return outcomes
+
+
+def _judge(job: dict, outcome: dict) -> str | None:
+    from integc.targets.mapping import load_module
+
+    if "timeout" in outcome:
+        return f"the example took longer than {EXAMPLE_SECONDS} s to map (a backtracking @pattern?)"
+    if "memory" in outcome or "died" in outcome:
+        return (f"mapping the example needed more than {EXAMPLE_MEMORY >> 20} MiB of memory"
+                if "memory" in outcome or outcome.get("died") in (-9, 1)
+                else f"the mapping process stopped while mapping the example (exit {outcome['died']})")
+    if "big" in outcome:
+        return f"the example maps to a record of {outcome['big']} bytes (more than {_MAX_RESULT >> 20} MB)"
+    if "crash" in outcome:
+        return f"the mapping failed on the example: {outcome['crash']}"
+    if "unavailable" in outcome:
+        return f"cannot start Python to map the example: {outcome['unavailable']}"
+    if "error" in outcome:
+        path, reason = outcome["error"]
+        return f"the source example does not map: {path}: {reason}"
+    result = outcome.get("ok")
+    # The schema only: TARGET_SCHEMA is a literal, loading the module runs no user-controlled work.
+    module = load_module(job["source"], job["name"])
     validator = jsonschema.Draft202012Validator(module.TARGET_SCHEMA,
                                                 format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     problem = jsonschema.exceptions.best_match(validator.iter_errors(result))

@@ -18,7 +18,9 @@ Policy (all paths absolute, resolved):
     write_prefixes  names (in a write root's parent) that may be written
     forbid_read   paths that must never be opened or listed (files or folders)
     allow_write_globs  fnmatch patterns always allowed (e.g. a known cache)
-Network and subprocesses are always violations: a build needs neither.
+Network and subprocesses are always violations, except the one child a build
+starts to map the flows' examples under a time and memory bound
+(`python -I -S -c "# integc-example-check ..."`, targets/mapping/testing.py).
 
 Serve mode takes one JSON object per line: {"args": [...], "cwd": "...",
 "policy": {...}, "timeout": seconds, "env": {...}} and answers one JSON line:
@@ -131,8 +133,17 @@ def _hook(event: str, args: tuple) -> None:
         path = _path(args[0][5:].lstrip("/").join(("/", ""))) if args[0].startswith("file:") else None
         if path is not None and _read_forbidden(path):
             _violation(f"read {path}")
+    elif event == "subprocess.Popen" and _example_check_child(args):
+        return  # the bounded E0307 example check (targets/mapping/testing.py): isolated python, no site
     elif event.startswith(_FORBIDDEN_PREFIXES):
         _violation(f"{event} {args[:2]!r}"[:300])
+
+
+def _example_check_child(args: tuple) -> bool:
+    """The one process a build may start: `python -I -S -c <example-check child>`."""
+    argv = list(args[1]) if len(args) > 1 and isinstance(args[1], (list, tuple)) else []
+    return (len(argv) >= 5 and argv[0] == sys.executable and argv[1:4] == ["-I", "-S", "-c"]
+            and isinstance(argv[4], str) and argv[4].startswith("# integc-example-check\n"))
 
 
 # Events that change one path / two paths, and where their dir_fd argument is.

@@ -286,7 +286,6 @@ flow f {
 """
 
 
-@pytest.mark.xfail(strict=True, reason=BUGS["H22"])
 def test_build_time_example_check_is_bounded(jail, tmp_path):
     """The E0307 example check runs generated code at build time: a hostile pattern must not hang it."""
     project = write_project(tmp_path / "p", REDOS)
