@@ -168,6 +168,7 @@ class Resolver:
             self.symbols.types[decl.name.text] = ir.TypeDef(decl.name.text, fields, decl.doc, decl.span)
         for decl in system_decls:
             self.symbols.systems[decl.name.text] = self._system(decl, raw_entities[decl.name.text])
+        self.check_required_cycles()
         return self.symbols
 
     def _gather(self) -> None:
@@ -440,11 +441,13 @@ class Resolver:
             has_example = False
             if f.default is not None:
                 default = self._wire.to_wire(f.default, provisional.type, provisional.optional, "default")
+                default = self._within_constraints(provisional, default, f.default, "default")
             example_annotation = next((a for a in f.annotations if a.name.text == "example" and len(a.args) == 1),
                                       None)
             if example_annotation is not None:
                 example = self._wire.to_wire(example_annotation.args[0], provisional.type, provisional.optional,
                                        "example")
+                example = self._within_constraints(provisional, example, example_annotation.args[0], "example")
                 has_example = example is not INVALID
             finished.append(ir.Field(
                 provisional.name, provisional.type, provisional.optional, provisional.has_default,
@@ -453,6 +456,48 @@ class Resolver:
                 provisional.maximum, provisional.pattern, has_example, None if example is INVALID else example,
                 provisional.description, provisional.origin))
         return tuple(finished)
+
+    def _within_constraints(self, f: ir.Field, wire: object, value: s.Value, role: str) -> object:
+        """`wire` if it satisfies the field's own @length/@range/@pattern, else INVALID after E0205."""
+        if wire is INVALID or wire is None:
+            return wire
+        problem = constraint_problem(f, wire)
+        if problem is None:
+            return wire
+        self._d.report("E0205", f"{role} {problem}", value.span,
+                       help=f"the {role} must satisfy the field's own constraints")
+        return INVALID
+
+    def check_required_cycles(self) -> None:
+        """E0205 at each required record field that leads back to its own record: no finite value."""
+        graph: dict[str, list[tuple[str, ir.Field]]] = {}
+        for name, typedef in self.symbols.types.items():
+            graph[f"type {name}"] = _required_records(typedef.fields)
+        for system in self.symbols.systems.values():
+            for entity in system.entities:
+                graph[f"entity {system.name}.{entity.name}"] = _required_records(entity.fields)
+        reaches: dict[str, set[str]] = {}
+
+        def reach(start: str) -> set[str]:
+            if start not in reaches:
+                seen: set[str] = set()
+                stack = [start]
+                while stack:
+                    node = stack.pop()
+                    for target, _ in graph.get(node, ()):
+                        if target not in seen:
+                            seen.add(target)
+                            stack.append(target)
+                reaches[start] = seen
+            return reaches[start]
+
+        for node, edges in graph.items():
+            for target, f in edges:
+                if target == node or node in reach(target):
+                    record = node.split(" ", 1)[1]
+                    self._d.report("E0205", f"`{f.name}` requires a `{f.type}` inside every `{record}`, so no "
+                                            f"value of `{record}` is finite", f.origin,
+                                   help=f"make `{f.name}` optional (`{f.type}?`) or a list")
 
     # ------------------------------------------------------------ systems
 
@@ -727,6 +772,54 @@ class _Problem:
     message: str
     span: Span | None = None
     help: str | None = None
+
+
+def _required_records(fields: tuple[ir.Field, ...]) -> list[tuple[str, ir.Field]]:
+    return [(f"{f.type.kind} {f.type.ref}", f) for f in fields
+            if not f.optional and f.type.kind in ("type", "entity") and f.type.ref]
+
+
+def constraint_problem(f: ir.Field, wire: object) -> str | None:
+    """Why a wire value breaks the field's own @length/@range/@pattern, or None."""
+    kind = f.type.kind
+    if f.min_length is not None or f.max_length is not None:
+        size = None
+        if kind == "bytes" and isinstance(wire, str):
+            try:
+                size = len(base64.b64decode(wire, validate=True))
+            except ValueError:
+                size = None
+        elif kind in ("list", "map") or (kind in STRINGLIKE and isinstance(wire, str)):
+            size = len(wire) if isinstance(wire, (str, list, dict)) else None
+        if size is not None:
+            unit = "items" if kind in ("list", "map") else "bytes" if kind == "bytes" else "characters"
+            if f.min_length is not None and size < f.min_length:
+                return f"has {size} {unit}, fewer than the @length minimum {f.min_length}"
+            if f.max_length is not None and size > f.max_length:
+                return f"has {size} {unit}, more than the @length maximum {f.max_length}"
+    if (f.minimum is not None or f.maximum is not None) and kind in NUMERIC:
+        try:
+            number = Decimal(str(wire)) if not isinstance(wire, bool) else None
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            if f.minimum is not None and number < Decimal(str(f.minimum)):
+                return f"is below the @range minimum {f.minimum}"
+            if f.maximum is not None and number > Decimal(str(f.maximum)):
+                return f"is above the @range maximum {f.maximum}"
+    if f.pattern is not None and kind in STRINGLIKE and isinstance(wire, str):
+        if not _pattern_validator(f.pattern).is_valid(wire):
+            return "does not match the field's @pattern"
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _pattern_validator(pattern: str):
+    """ECMA-262 semantics (what the schemas say), in a linear-time/backtrack-limited engine: a
+    backtracking pattern cannot hang the compiler on a default or example."""
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
 
 
 def _describe_value(value: s.Value) -> str:

@@ -31,17 +31,18 @@ def example_record(project: ir.Project, flow: ir.Flow) -> dict | None:
     """
     root = read_tree(flow.assignments)
     entity = project.entity(flow.source)
-    value = _example_fields(project, entity.fields, root)
+    value = _example_fields(project, entity.fields, root, frozenset({("entity", flow.source)}))
     return None if value is _INCOMPLETE else value
 
 
-def _example_fields(project: ir.Project, fields: tuple[ir.Field, ...], node: Node | None) -> object:
+def _example_fields(project: ir.Project, fields: tuple[ir.Field, ...], node: Node | None,
+                    seen: frozenset = frozenset()) -> object:
     out = {}
     for f in fields:
         if node is not None and not node.full and f.name not in node.fields:
             continue  # the mapping does not read it
         child = None if node is None or node.full else node.fields[f.name]
-        value = _example_value(project, f, child)
+        value = _example_value(project, f, child, seen)
         if value is _INCOMPLETE:
             return _INCOMPLETE
         if value is not None:
@@ -49,7 +50,7 @@ def _example_fields(project: ir.Project, fields: tuple[ir.Field, ...], node: Nod
     return out
 
 
-def _example_value(project: ir.Project, f: ir.Field, node: Node | None) -> object:
+def _example_value(project: ir.Project, f: ir.Field, node: Node | None, seen: frozenset = frozenset()) -> object:
     """An example value for a field, None for "leave it out", or _INCOMPLETE."""
     if f.has_example and f.example is not None:
         return wire_value(project, f.type, f.example)
@@ -58,7 +59,11 @@ def _example_value(project: ir.Project, f: ir.Field, node: Node | None) -> objec
     kind = f.type.kind
     value: object = _INCOMPLETE
     if kind in ("type", "entity"):
-        value = _example_fields(project, project.record_fields(f.type), node)
+        # A record inside itself (a required cycle is E0205 in resolve): no finite example.
+        if (kind, f.type.ref) in seen:
+            value = _INCOMPLETE
+        else:
+            value = _example_fields(project, project.record_fields(f.type), node, seen | {(kind, f.type.ref)})
     elif kind in ("list", "map") and not f.min_length:
         value = [] if kind == "list" else {}
     elif kind == "json":
