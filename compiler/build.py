@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
     compiled = compile_config(path, config, diagnostics, cache)
     result = BuildResult(compiled)
     from integc.targets import Artifact
-    from integc.writer import OutputError, write_build
+    from integc.writer import MANIFEST, OutputError, write_build
 
     project = compiled.project
     try:
@@ -238,14 +239,31 @@ def _check_out_folder(config: ProjectConfig) -> None:
 
 
 def _out_folder_problem(config: ProjectConfig) -> str | None:
+    from integc.writer import MANIFEST
+
     out, root = config.out, config.root
     if out == Path(out.anchor) or out == Path.home():
         return f"refusing to use {out} as the output folder"
     if out == root or root.is_relative_to(out):
         return f"the output folder {out} would replace the project's own sources"
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        return f"the output folder {out} is a link or a file; choose another --out"
     if out.is_dir() and _holds_sources(out):
         return f"the output folder {out} holds .integ sources; choose another --out"
+    if _foreign_folder(out, MANIFEST):
+        return (f"refusing to replace {out}: it is not empty and has no {MANIFEST}, so integc did not make it; "
+                f"choose an empty or new --out")
     return None
+
+
+def _foreign_folder(out: Path, manifest: str) -> bool:
+    """A non-empty folder without an integc manifest. One listing of one folder: a concurrent
+    build swapping `out` cannot make the answer mix two folders."""
+    try:
+        entries = os.listdir(out)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return bool(entries) and manifest not in entries
 
 
 def _holds_sources(folder: Path) -> bool:

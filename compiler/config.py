@@ -6,6 +6,7 @@ E0403 diagnostics pointing into the file.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -68,33 +69,81 @@ def locate_project(path: str | Path) -> tuple[Path, Path | None]:
 
 
 def load_config(path: str | Path, diagnostics: Diagnostics, out: str | Path | None = None) -> ProjectConfig | None:
-    """Read the project's configuration; None when it is unusable (diagnostics say why)."""
+    """Read the project's configuration; None when it is unusable (diagnostics say why).
+
+    Everything integc.toml names (itself, the entry file, the default output
+    folder) must stay inside the project folder, links included; only an
+    explicit --out may point elsewhere.
+    """
     root, entry_arg = locate_project(path)
     config_file = root / CONFIG_NAME
     raw: dict = {}
+    if config_file.is_symlink() or (config_file.exists() and not config_file.is_file()):
+        diagnostics.report("E0403", f"{CONFIG_NAME} must be a regular file inside the project, not a link or "
+                                    f"a special file", Span(display_path(config_file), 1, 1, 1, 1))
+        return None
     if config_file.is_file():
         raw = _read_toml(config_file, diagnostics)
         if raw is None:
             return None
     else:
         config_file = None
-    entry = entry_arg or root / raw.get("entry", DEFAULT_ENTRY)
+    entry = entry_arg or _inside(root, raw.get("entry", DEFAULT_ENTRY))
+    if entry is None:
+        diagnostics.report("E0402", f"entry file `{raw['entry']}` is outside the project folder",
+                           key_span(config_file, "entry"))
+        return None
     if entry_arg is None and not entry.is_file():
         if config_file is not None and "entry" in raw:
             diagnostics.report("E0403", f"entry file `{raw['entry']}` does not exist",
                                key_span(config_file, "entry"))
             return None
         raise UsageError(f"{root} has no {DEFAULT_ENTRY} (name an entry file, or set `entry` in {CONFIG_NAME})")
-    out_dir = Path(out) if out is not None else root / raw.get("out", DEFAULT_OUT)
+    if entry_arg is None and not _is_within(entry.resolve(), root):
+        diagnostics.report("E0402", f"entry file `{entry.name}` links outside the project folder",
+                           Span(display_path(entry), 1, 1, 1, 1))
+        return None
+    if out is not None:
+        out_dir = Path(out)
+    else:
+        out_dir = _inside(root, raw.get("out", DEFAULT_OUT))
+        if out_dir is None or out_dir.resolve() != out_dir:
+            diagnostics.report("E0403", "the output folder must be inside the project folder and not reached "
+                                        "through a symbolic link", key_span(config_file, "out")
+                               if config_file is not None and "out" in raw else Span(display_path(root), 1, 1, 1, 1),
+                               help="use --out to write elsewhere")
+            return None
     limits = Limits(**raw.get("limits", {}))
     return ProjectConfig(root, entry.resolve(), out_dir.resolve(), config_file,
                          dict(raw.get("targets", {})), limits)
 
 
+def _inside(root: Path, relative: str) -> Path | None:
+    """root/relative normalised lexically, or None when it leaves root or is absolute."""
+    if Path(relative).is_absolute() or "\x00" in relative:
+        return None
+    candidate = Path(os.path.normpath(root / relative))
+    return candidate if _is_within(candidate, root) and candidate != root else None
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
+    if config_file.stat().st_size > MAX_CONFIG_BYTES:
+        diagnostics.report("E0403", f"{CONFIG_NAME} is larger than {MAX_CONFIG_BYTES} bytes",
+                           Span(display_path(config_file), 1, 1, 1, 1))
+        return None
     text = config_file.read_text(encoding="utf-8", errors="replace")
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        diagnostics.report("E0403", f"{CONFIG_NAME} nests too deeply", Span(display_path(config_file), 1, 1, 1, 1))
+        return None
     except tomllib.TOMLDecodeError as error:
         line, column = _toml_error_position(str(error))
         diagnostics.report("E0403", f"integc.toml is not valid TOML: {_strip_position(str(error))}",

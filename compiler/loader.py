@@ -7,7 +7,9 @@ checked before anything touches the file system at that path.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -116,12 +118,17 @@ def _read_source(path: Path, shown: str, config: ProjectConfig,
     """(text, sha256 of the file's bytes), or None after reporting why the file cannot be used."""
     origin = Span(shown, 1, 1, 1, 1)
     try:
-        size = path.stat().st_size
-        if size > config.limits.max_file_bytes:
-            diagnostics.report("E0104", f"file is {size} bytes, over the limit of {config.limits.max_file_bytes}",
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            diagnostics.report("E0103", "not a regular file (a device, pipe or socket cannot be a source)", origin)
+            return None
+        limit = config.limits.max_file_bytes
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)  # the size may change between stat and read
+        if len(data) > limit:
+            diagnostics.report("E0104", f"file is over the limit of {limit} bytes",
                                origin, help="raise `[limits] max_file_bytes` in integc.toml")
             return None
-        data = path.read_bytes()
     except OSError as error:
         diagnostics.report("E0103", f"cannot read file: {error.strerror or error}", origin)
         return None
@@ -161,12 +168,18 @@ def _resolve_import(declaration: s.Import, importer: Path, root: Path, diagnosti
         diagnostics.report("E0402", f"import `{raw}` leaves the project folder", span,
                            help=f"keep imported files under {root.name}/")
         return None
-    real = candidate.resolve()
+    try:
+        real = candidate.resolve()
+        is_file = real.is_file()
+    except (OSError, RuntimeError) as error:  # a link loop, a name too long for the file system
+        diagnostics.report("E0401", f"cannot read imported file `{raw}`: {getattr(error, 'strerror', None) or error}",
+                           span)
+        return None
     if not _is_within(real, root):
         diagnostics.report("E0402", f"import `{raw}` resolves outside the project folder (through a symbolic link)",
                            span, help=f"keep imported files under {root.name}/")
         return None
-    if not real.is_file():
+    if not is_file:
         diagnostics.report("E0401", f"cannot find imported file `{raw}`", span,
                            help=_missing_help(candidate))
         return None
@@ -182,8 +195,11 @@ def import_target(raw: str, importer: Path, root: Path) -> Path | None:
     candidate = Path(os.path.normpath(importer.parent / Path(*relative.parts)))
     if not _is_within(candidate, root):
         return None
-    real = candidate.resolve()
-    if not _is_within(real, root) or not real.is_file():
+    try:
+        real = candidate.resolve()
+        if not _is_within(real, root) or not real.is_file():
+            return None
+    except (OSError, RuntimeError):
         return None
     return real
 
@@ -191,12 +207,19 @@ def import_target(raw: str, importer: Path, root: Path) -> Path | None:
 def _missing_help(candidate: Path) -> str | None:
     from integc.suggest import closest
 
-    folder = candidate.parent
-    if not folder.is_dir():
+    names = _integ_files_in(candidate.parent)
+    if not names or len(names) > 1000:  # a suggestion is help, not worth a slow build
         return None
-    names = sorted(p.name for p in folder.iterdir() if p.suffix == ".integ")
     match = closest(candidate.name, names)
     return f"did you mean `{match}`?" if match else None
+
+
+@lru_cache(maxsize=256)
+def _integ_files_in(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(p.name for p in folder.iterdir() if p.suffix == ".integ"))
+    except OSError:
+        return ()
 
 
 def _is_within(path: Path, root: Path) -> bool:

@@ -220,19 +220,19 @@ class _Builder:
         kind = token[_T_TYPE]
         text = ("-" if negative else "") + token[_T_TEXT]
         if kind == "INT":
-            value = int(text)
+            value = int(text) if len(text) <= 25 else INT_MAX + 1  # int() of 5,000 digits refuses
             if not INT_MIN <= value <= INT_MAX:
                 self._diagnostics.report("E0105", "integer literal does not fit in 64 bits", span)
                 value = 0
             return s.Value("int", value, span)
         if kind == "DURATION":
             amount, unit = _DURATION.fullmatch(token[_T_TEXT]).groups()
-            value = int(amount) * _DURATION_MS[unit] * (-1 if negative else 1)
+            value = (int(amount) if len(amount) <= 25 else INT_MAX) * _DURATION_MS[unit] * (-1 if negative else 1)
             if value > INT_MAX:
                 self._diagnostics.report("E0105", "duration is too long", span)
                 value = 0
             return s.Value("duration", value, span)
-        value = float(text)
+        value = float(text) if len(text) <= 400 else float("inf")
         if value in (float("inf"), float("-inf")):
             self._diagnostics.report("E0105", "number literal is out of range", span)
             value = 0.0

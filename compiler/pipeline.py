@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from integc.config import CONFIG_NAME, ProjectConfig, display_path, load_config, locate_project
+from integc.config import CONFIG_NAME, MAX_CONFIG_BYTES, ProjectConfig, display_path, load_config, locate_project
 from integc.diagnostics import Diagnostics
 from integc.loader import LoadedProject, load_project
 
@@ -110,8 +110,8 @@ def gc_paused():
 def config_sources(path: str | Path) -> dict[str, str]:
     """{display path: text} of the project's integc.toml, if it has one (for rendering diagnostics)."""
     config_file = locate_project(path)[0] / CONFIG_NAME
-    if not config_file.is_file():
-        return {}
+    if config_file.is_symlink() or not config_file.is_file() or config_file.stat().st_size > MAX_CONFIG_BYTES:
+        return {}  # never shown: a link may point at anything (load_config refuses it)
     return {display_path(config_file): config_file.read_text(encoding="utf-8", errors="replace")}
 
 

@@ -26,7 +26,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
     ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
-    ("a password inside a URL", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@\"]+:[^\s/@\"]+@")),
+    # Bounded repetitions keep the scan linear on hostile lines (no backtracking blow-up).
+    ("a password inside a URL",
+     re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s/:@\"]{1,256}:[^\s/@\"]{1,256}@")),
 )
 
 

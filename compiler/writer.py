@@ -57,6 +57,7 @@ def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) ->
             raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output folder is an ordinary folder
     try:
         for artifact in all_files:
             target = staging / artifact.path
@@ -83,17 +84,27 @@ def _exclusive(folder: Path):
         os.close(descriptor)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _carry_over_foreign_files(out: Path, staging: Path, written: set[str]) -> None:
     """Keep what the user put in the output folder; drop what integc wrote last time."""
     if not out.is_dir():
         return
     ours = previous_outputs(out) | {MANIFEST}
+    folders = {str(PurePosixPath(path).parent) for path in written}
+    folders = {parent for path in folders for parent in _ancestors(path)}
     for path in sorted(out.rglob("*")):
         if path.is_dir() and not path.is_symlink():
             continue
         relative = path.relative_to(out).as_posix()
         if relative in ours or relative in written:
             continue
+        if relative in folders or any(relative.startswith(w + "/") for w in written):
+            raise OutputError(f"{path} is in the way of a folder or file integc writes; move it away")
         destination = staging / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         if path.is_symlink():
@@ -115,6 +126,11 @@ def _swap(staging: Path, out: Path) -> None:
         os.rename(retired, out)  # put the previous build back
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def _ancestors(folder: str) -> list[str]:
+    parts = PurePosixPath(folder).parts
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1) if parts[:i] != (".",)]
 
 
 def _fsync_tree(root: Path) -> None:

@@ -36,7 +36,9 @@ def find_sources(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
-                found.extend(Path(folder) / f for f in sorted(files) if f.endswith(".integ"))
+                # Links are not followed: a link in a searched folder could point anywhere.
+                found.extend(Path(folder) / f for f in sorted(files)
+                             if f.endswith(".integ") and not (Path(folder) / f).is_symlink())
         else:
             found.append(path)
     unique: dict[Path, Path] = {}
