@@ -7,6 +7,7 @@ expression that fails to check yields None, which silences follow-on errors.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from croniter import croniter
@@ -15,7 +16,7 @@ from integc import ir
 from integc import syntax as s
 from integc.builtins import BUILTINS
 from integc.diagnostics import Diagnostics, Note, Span
-from integc.resolve import INVALID, Symbols, WireValues, duration_iso
+from integc.resolve import INVALID, Symbols, WireValues, duration_iso, unsafe_characters
 from integc.typerules import NUMERIC, STRING, STRINGLIKE, assignable, unify
 from integc.suggest import did_you_mean
 
@@ -185,9 +186,9 @@ class Checker:
             return ir.Trigger("manual", None, None, None, None, trigger.value.value if trigger.value else None, span)
         if trigger.kind == "webhook":
             path = trigger.value.value
-            if not path.startswith("/") or any(c.isspace() or c in "{}?#" for c in path):
-                self._d.report("E0209", f"webhook path must start with `/` and be a plain path: {path!r}",
-                               trigger.value.span)
+            if not path.startswith("/") or any(c in "{}?#" for c in path) or unsafe_characters(path):
+                self._d.report("E0209", f"webhook path must start with `/` and be a plain path (no spaces, "
+                                        f"control or invisible characters): {path!r}", trigger.value.span)
                 return None
             return ir.Trigger("webhook", None, None, None, path, None, span)
         if trigger.kind == "every":
@@ -198,9 +199,14 @@ class Checker:
             return ir.Trigger("schedule", None, trigger.value.value, None, None, None, span)
         if trigger.kind == "cron":
             expression = trigger.value.value
-            if len(expression.split()) != 5 or not croniter.is_valid(expression):
-                self._d.report("E0209", f"invalid cron expression {expression!r}", trigger.value.span,
-                               help='five fields: minute hour day-of-month month day-of-week, e.g. "0 2 * * 1"')
+            problem = cron_problem(expression)
+            if problem is None and not croniter.is_valid(expression):
+                problem = "it is not a valid schedule"
+            if problem is not None:
+                self._d.report("E0209", f"invalid cron expression {expression!r}: {problem}", trigger.value.span,
+                               help='five fields: minute hour day-of-month month day-of-week, with `*`, numbers, '
+                                    'ranges, steps, lists and month/day names (what Kubernetes CronJobs run), '
+                                    'e.g. "0 2 * * 1"')
                 return None
             self._needs_list(flow, source, span)
             return ir.Trigger("schedule", None, None, expression, None, None, span)
@@ -719,5 +725,45 @@ def _conversion_help(src: ir.TypeRef, dst: ir.TypeRef) -> str | None:
         return 'format it with format_datetime(..., "%Y-%m-%d")'
     if dst.kind == "list" and src.kind == "list" and dst.item.kind in ("type", "entity"):
         return "map the items with `each ... as x { ... }`"
+    return None
+
+
+# ---------------------------------------------------------------- cron
+
+_CRON_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+                ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                  "dec")),
+                ("day of week", 0, 6, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")))
+_CRON_ITEM = re.compile(r"(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/([0-9]+))?\Z")
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a cron expression is not one Kubernetes CronJobs run (standard 5 fields), or None."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"it has {len(fields)} fields, not 5"
+    for text, (what, low, high, names) in zip(fields, _CRON_FIELDS):
+        for item in text.lower().split(","):
+            match = _CRON_ITEM.match(item)
+            if match is None:
+                return f"the {what} field {text!r} uses syntax Kubernetes does not accept"
+            base, step = match.group(1), match.group(2)
+            if step is not None and int(step) == 0:
+                return f"the {what} field {text!r} has a zero step"
+            if base == "*":
+                continue
+            bounds = []
+            for part in base.split("-"):
+                if part.isdigit() and part.isascii():
+                    number = int(part)
+                elif part in names:
+                    number = names.index(part) + (1 if what == "month" else 0)
+                else:
+                    return f"the {what} field {text!r} is not `*`, a number, a range or a name"
+                if not low <= number <= high:
+                    return f"the {what} field {text!r} is outside {low}-{high}"
+                bounds.append(number)
+            if len(bounds) == 2 and bounds[0] > bounds[1]:
+                return f"the {what} field {text!r} has a range that runs backwards"
     return None
 

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import functools
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,9 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ANNOTATIONS = ("key", "readonly", "length", "range", "pattern", "pii", "deprecated", "example")
 _PATH_PARAM = re.compile(r"\{([^{}]*)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_NAME_LENGTH = 100
+_WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                              *(f"lpt{i}" for i in range(1, 10))})
 
 
 @dataclass
@@ -200,6 +204,15 @@ class Resolver:
         if not _IDENTIFIER.match(name.text):
             self._d.report("E0801", f"`{name.text}` cannot name an output file", name.span,
                            help="declarations are named with letters, digits and `_`")
+            return False
+        if len(name.text) > MAX_NAME_LENGTH:
+            self._d.report("E0801", f"a name of {len(name.text)} characters cannot name an output file "
+                                    f"(the limit is {MAX_NAME_LENGTH})", name.span,
+                           help="file systems limit names to about 255 bytes, with room for suffixes")
+            return False
+        if name.text.casefold() in _WINDOWS_DEVICES:
+            self._d.report("E0801", f"`{name.text}` cannot name an output file: it is a device name on Windows",
+                           name.span, help="rename it (for example with a suffix)")
             return False
         other = folded.get(name.text.casefold())
         if other is not None:
@@ -561,15 +574,15 @@ class Resolver:
             else:
                 out[key] = member.value.value
                 if key == "base_url":
-                    self._check_url(member.value)
+                    self._check_url(member.value, "base_url")
         out.setdefault("auth", ir.Auth("none", None, None, None, (), decl.name.span))
         return out
 
-    def _check_url(self, value: s.Value) -> None:
-        parts = urlsplit(value.value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value.value):
-            self._d.report("E0209", f"`base_url` must be an absolute http(s) URL, not {value.value!r}",
-                           value.span)
+    def _check_url(self, value: s.Value, key: str) -> None:
+        problem = url_problem(value.value)
+        if problem is not None:
+            self._d.report("E0209", f"`{key}` must be an absolute http(s) URL: {problem}", value.span,
+                           help='e.g. "https://crm.example.com/api"')
 
     def _auth(self, auth: s.Auth) -> ir.Auth:
         kind = auth.kind.text
@@ -600,7 +613,7 @@ class Resolver:
             else:
                 values[key] = setting.value.value
                 if key == "token_url":
-                    self._check_url(setting.value)
+                    self._check_url(setting.value, "token_url")
         for key, required in allowed.items():
             if required and key not in values:
                 self._d.report("E0209", f"`auth {kind}` needs `{key}`", auth.span,
@@ -631,12 +644,20 @@ class Resolver:
 
     def _exposes(self, decl: s.System, entities: dict[str, ir.Entity]) -> tuple[ir.Expose, ...]:
         exposes = []
+        exposed: dict[str, s.Expose] = {}
         for expose in (m for m in decl.members if isinstance(m, s.Expose)):
             entity = entities.get(expose.entity.text)
             if entity is None:
                 self._d.report("E0201", f"system `{decl.name.text}` has no entity `{expose.entity.text}`",
                                expose.entity.span, help=did_you_mean(expose.entity.text, entities))
                 continue
+            if expose.entity.text in exposed:
+                self._d.report("E0202", f"`{expose.entity.text}` is exposed twice in system `{decl.name.text}`",
+                               expose.entity.span, notes=(Note(exposed[expose.entity.text].span,
+                                                               "first exposed here"),),
+                               help="expose an entity once, listing all its operations")
+                continue
+            exposed[expose.entity.text] = expose
             ops: dict[str, s.Name] = {}
             for op in expose.ops:
                 if op.text not in ir.OPERATION_KINDS:
@@ -652,9 +673,9 @@ class Resolver:
                                expose.entity.span, notes=(Note(entity.origin, "declared here"),),
                                help="mark its identity field with @key, e.g. `id: uuid @key @readonly`")
             path = expose.path.value
-            if not path.startswith("/") or _PATH_PARAM.search(path) or any(c.isspace() for c in path):
-                self._d.report("E0209", f"expose path must start with `/` and have no parameters: {path!r}",
-                               expose.path.span)
+            if not path.startswith("/") or "{" in path or "}" in path or unsafe_characters(path):
+                self._d.report("E0209", f"expose path must start with `/` and have no parameters, spaces or "
+                                        f"control characters: {path!r}", expose.path.span)
             ordered = tuple(k for k in ir.OPERATION_KINDS if k in ops)
             exposes.append(ir.Expose(entity.name, path.rstrip("/") or "/", ordered, expose.doc, expose.span))
         return tuple(exposes)
@@ -704,8 +725,13 @@ class Resolver:
                            help=did_you_mean(method, HTTP_METHODS))
             ok = False
         path = op.path.value
-        if not path.startswith("/") or any(c.isspace() for c in path):
-            self._d.report("E0209", f"operation path must start with `/`: {path!r}", op.path.span)
+        if not path.startswith("/") or unsafe_characters(path):
+            self._d.report("E0209", f"operation path must start with `/` and have no spaces or control "
+                                    f"characters: {path!r}", op.path.span)
+            ok = False
+        elif "{" in _PATH_PARAM.sub("", path) or "}" in _PATH_PARAM.sub("", path):
+            self._d.report("E0209", f"operation path has a brace outside a `{{name}}` parameter: {path!r}",
+                           op.path.span, help="write parameters as `{name}`, one pair of braces each")
             ok = False
         in_path = _PATH_PARAM.findall(path)
         declared: dict[str, s.Param] = {}
@@ -772,6 +798,30 @@ class _Problem:
     message: str
     span: Span | None = None
     help: str | None = None
+
+
+def unsafe_characters(text: str) -> bool:
+    """Whether text holds whitespace, control characters or Unicode format (bidi, zero-width) characters."""
+    return any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
+
+
+def url_problem(text: str) -> str | None:
+    """Why text is not an absolute http(s) URL with a host (and a valid port), or None."""
+    if unsafe_characters(text):
+        return "it contains spaces, control or invisible characters"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        return f"it cannot be parsed ({error})"
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "it has no host"
+    if port is not None and port == 0:
+        return "the port must be from 1 to 65535"
+    del port
+    return None
 
 
 def _required_records(fields: tuple[ir.Field, ...]) -> list[tuple[str, ir.Field]]:

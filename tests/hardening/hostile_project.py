@@ -46,11 +46,12 @@ PAYLOADS = {
 }
 
 # Doc comments are raw lines: no line breaks (the comment ends at one), no NUL (E0103).
-# base_url: an absolute http(s) URL without white space; its path and query may hold the rest.
-BASE_URL = "https://src.example/api/{{x}}/${y}/&a/*b/!!str/'q'/%7B%7D/\\/\u202e?q=1&r=---&t=%23x&s=%22#frag"
+# base_url: an absolute http(s) URL without white space or control/format characters; its path and query may hold the rest.
+BASE_URL = "https://src.example/api/{{x}}/${y}/&a/*b/!!str/'q'/%7B%7D/\\/?q=1&r=---&t=%23x&s=%22#frag"
 
-# Webhook paths refuse white space and {{}}?#; everything else is hostile enough.
-WEBHOOK = "/hooks/$(id)/$x/&a/*a/!!str/'\"\\/%7B%7D/../\u202e\x01-\x1b[2J"
+# Webhook paths refuse white space, control and format characters and {}?#; the rest is hostile enough.
+# (Control and bidi characters in paths and URLs are E0209: test_inert_outputs.py.)
+WEBHOOK = "/hooks/$(id)/$x/&a/*a/!!str/'\"\\/%7B%7D/../-[2J"
 PATTERN = "^(?:[{}$#&*!'\"\\\\]|---|\\{\\{)*$"
 PATTERN_EXAMPLE = "{{$#&*!'\"---"
 

@@ -249,3 +249,23 @@ def test_examples_inside_their_own_constraints(jail, tmp_path):
     assert_handled(outcome)
     assert outcome.code == 1 and outcome.codes().count("E0205") == 3, outcome.describe()
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["base_url", "token_url", "webhook", "expose", "operation"])
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\x1b", "\x01", "\u2028", " "])
+def test_control_and_bidi_characters_in_paths_and_urls_are_refused(jail, tmp_path, where, char):
+    """Paths and URLs become routes, manifests and HTTP requests: no control, format or space characters."""
+    base = f"https://a.example/x{char}y" if where == "base_url" else "https://a.example/x"
+    token = f"https://t.example/t{char}" if where == "token_url" else "https://t.example/t"
+    expose = f"/e{char}x" if where == "expose" else "/e"
+    operation = f"/o{char}/{{id}}" if where == "operation" else "/o/{id}"
+    webhook = f"/hooks/a{char}b" if where == "webhook" else "/hooks/a"
+    text = (f'system a {{\n owner "o"\n base_url "{base}"\n auth oauth2 {{ token_url "{token}" secret "s" }}\n'
+            f' entity E {{ id: string @key }}\n expose E at "{expose}" {{ list, get }}\n'
+            f' operation find GET "{operation}" (id: string) -> E\n}}\n'
+            f'system b {{\n owner "o"\n entity F {{ id: string @key }}\n expose F at "/f" {{ create }}\n}}\n'
+            f'flow f {{\n from a.E\n to b.F\n trigger webhook "{webhook}"\n map {{ id = id }}\n}}\n')
+    project = write_project(tmp_path / "p", text)
+    outcome = jail.run(["check", project], cwd=tmp_path, timeout=60)
+    assert_handled(outcome)
+    assert outcome.codes().count("E0209") == 1, outcome.describe()
