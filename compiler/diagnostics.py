@@ -5,6 +5,7 @@ severities and how problems are collected and ordered.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from integc.codes import CODES
@@ -39,6 +40,29 @@ class Note:
     message: str
 
 
+_LONG_RUN = re.compile(r"\S{81,}")
+
+
+def tidy_text(text: str) -> str:
+    """A message as shown to users: credentials masked (4 characters kept, then `*`), and runs of
+    more than 80 non-space characters (a long name, a long string) shortened to 60 + "…" + 10."""
+    from integc.secrets_scan import scan_credentials
+
+    chars = None
+    for finding in scan_credentials(text, ""):
+        if chars is None:
+            chars = list(text)
+            starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        base = starts[finding.span.line - 1]
+        for i in range(base + finding.span.column - 1 + 4, min(base + finding.span.end_column - 1, len(chars))):
+            chars[i] = "*"
+    if chars is not None:
+        text = "".join(chars)
+    if len(text) > 80:
+        text = _LONG_RUN.sub(lambda m: m.group(0)[:60] + "…" + m.group(0)[-10:], text)
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     code: str
@@ -71,6 +95,9 @@ class Diagnostics:
                notes: tuple[Note, ...] = ()) -> None:
         if code not in CODES:
             raise KeyError(f"unregistered diagnostic code {code}")
+        message = tidy_text(message)
+        help = tidy_text(help) if help is not None else None
+        notes = tuple(Note(n.span, tidy_text(n.message)) for n in notes)
         self.items.append(Diagnostic(code, message, span, help, notes))
 
     def extend(self, other: "Diagnostics") -> None:

@@ -76,8 +76,8 @@ def _snippet(span, sources: dict[str, str], paint: _Paint, arrow: str, redact: b
     if not 1 <= span.line <= len(source_lines):
         return out
     line = source_lines[span.line - 1]
-    if redact:
-        line = _redact(line, span)
+    # Every shown line is masked, whichever diagnostic shows it (E0502 also masks its own span).
+    line = _redact(line, span if redact else None)
     shown, start, width = _window(line, span)
     out.append(f"{gutter} {paint('blue', '|')}")
     out.append(f"{paint('blue', str(span.line))} {paint('blue', '|')} {shown}")
@@ -87,8 +87,11 @@ def _snippet(span, sources: dict[str, str], paint: _Paint, arrow: str, redact: b
 
 def _redact(line: str, span) -> str:
     """Hide every credential in the shown line; each keeps its first 4 characters as a clue."""
-    regions = [(span.column - 1, span.end_column - 1 if span.end_line == span.line else len(line))]
+    regions = [] if span is None else [(span.column - 1, span.end_column - 1 if span.end_line == span.line
+                                        else len(line))]
     regions += [(f.span.column - 1, f.span.end_column - 1) for f in scan_credentials(line, "")]
+    if not regions:
+        return line
     chars = list(line)
     for start, end in regions:
         for i in range(start + 4, min(end, len(chars))):

@@ -102,7 +102,6 @@ def test_text_format_never_repeats_the_secret(jail, tmp_path, kind):
         assert hidden not in outcome.output, f"{place}: the text output repeats the secret"
 
 
-@pytest.mark.xfail(strict=True, reason=BUGS["H8"])
 @pytest.mark.parametrize("kind", ["aws_key_id", "url_password", "jwt"])
 def test_other_diagnostics_on_the_line_never_repeat_the_secret(jail, tmp_path, kind):
     """A second diagnostic on the same line (E0101 here) shows the line too: masked as well."""
@@ -111,7 +110,6 @@ def test_other_diagnostics_on_the_line_never_repeat_the_secret(jail, tmp_path, k
     assert SECRETS[kind][1] not in outcome.output
 
 
-@pytest.mark.xfail(strict=True, reason=BUGS["H8"])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_other_diagnostics_never_repeat_the_secret(jail, tmp_path, fmt):
     """A credential in a value that is also wrong for another reason (E0209: base_url must be http(s))."""

@@ -306,7 +306,6 @@ def test_many_suggestions_stay_fast(jail, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["long_identifier_unknown", "long_invalid_webhook_path"])
-@pytest.mark.xfail(strict=True, reason=BUGS["H7"])
 def test_messages_stay_short(jail, tmp_path, name):
     """A message names the problem; it does not repeat 200,000 characters of input."""
     text = {
