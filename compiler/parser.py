@@ -181,10 +181,19 @@ _T_TYPE, _T_TEXT = 5, 6
 
 
 class _Builder:
-    def __init__(self, file: str, docs: dict[int, str], diagnostics: Diagnostics):
+    def __init__(self, file: str, docs: dict[int, str], diagnostics: Diagnostics, text: str = ""):
         self._file = file
         self._docs = docs
         self._diagnostics = diagnostics
+        self._text = text
+        self._lines: list[str] | None = None
+
+    def _starts_its_line(self, span: Span) -> bool:
+        if self._lines is None:
+            self._lines = self._text.split("\n")
+        if span.line > len(self._lines):
+            return True
+        return not self._lines[span.line - 1][:span.column - 1].strip()
 
     # -- helpers
 
@@ -200,6 +209,8 @@ class _Builder:
         docs = self._docs
         line = span.line - 1
         if line not in docs:
+            return None
+        if not self._starts_its_line(span):  # `enum T { a, b }`: the doc is T's, not a's
             return None
         lines = []
         while line in docs:
@@ -843,7 +854,7 @@ def parse_module(text: str, file: str, diagnostics: Diagnostics,
                            help='reference a secret by name (`secret "name"`) and supply its value at run time')
     found = Diagnostics()
     try:
-        declarations = _fast().parse(text, _Builder(file, _doc_lines(text), found), max_depth)
+        declarations = _fast().parse(text, _Builder(file, _doc_lines(text), found, text), max_depth)
     except _Fallback:
         _diagnose(text, file, diagnostics, max_depth)
         return None
