@@ -235,7 +235,7 @@ class _Builder:
             if not INT_MIN <= value <= INT_MAX:
                 self._diagnostics.report("E0105", "integer literal does not fit in 64 bits", span)
                 value = 0
-            return s.Value("int", value, span)
+            return s.Value("int", value, span, text)
         if kind == "DURATION":
             amount, unit = _DURATION.fullmatch(token[_T_TEXT]).groups()
             value = (int(amount) if len(amount) <= 25 else INT_MAX) * _DURATION_MS[unit] * (-1 if negative else 1)
@@ -247,7 +247,7 @@ class _Builder:
         if value in (float("inf"), float("-inf")):
             self._diagnostics.report("E0105", "number literal is out of range", span)
             value = 0.0
-        return s.Value("float", value, span)
+        return s.Value("float", value, span, text)
 
     def _token_value(self, token) -> s.Value:
         kind = token[_T_TYPE]
@@ -288,7 +288,7 @@ class _Builder:
     def negative_number(self, c, meta):
         sign, number = c
         value = self._number(number, negative=sign[_T_TEXT] == "-")
-        return s.Literal(s.Value(value.kind, value.value, self._span(meta)), self._span(meta))
+        return s.Literal(s.Value(value.kind, value.value, self._span(meta), value.text), self._span(meta))
 
     def symbol_value(self, c, meta):
         return s.Value("symbol", c[0].text, c[0].span)

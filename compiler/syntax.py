@@ -36,11 +36,13 @@ class Value:
 
     `symbol` is a bare name (an enum member in a default or pattern); list and
     object hold Values (object as ((key, Value), ...)); duration is in ms.
+    A number keeps its source `text`, so a decimal default loses no digits.
     """
 
     kind: str
     value: object
     span: Span
+    text: str | None = None
 
     def to_python(self) -> object:
         if self.kind == "list":
