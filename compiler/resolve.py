@@ -891,7 +891,7 @@ def _scalar_wire(value: s.Value, kind: str, bad: _Problem):
     if kind == "decimal":
         if value.kind in ("int", "float", "string"):
             try:
-                number = Decimal(str(v))
+                number = Decimal(value.text if value.text is not None else str(v))
             except InvalidOperation:
                 return bad
             return format(number, "f") if number.is_finite() else bad
