@@ -38,6 +38,7 @@ import operator
 import os
 import pickle
 import secrets
+import stat
 import sys
 import tempfile
 from functools import lru_cache
@@ -87,11 +88,33 @@ def compiler_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def user_cache_dir() -> Path | None:
+    """This user's integc folder (`$XDG_CACHE_HOME/integc`, else `~/.cache/integc`), mode 0700;
+    None when there is none to be had, or it is not a private folder of this user's."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    folder = Path(base) / "integc"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = os.lstat(folder)
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+            info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return folder
+
+
 @lru_cache(maxsize=1)
 def _signing_key() -> bytes | None:
     """This user's random cache key, created on first use; None when it cannot be kept."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = Path(base) / "integc" / _KEY_NAME
+    folder = user_cache_dir()
+    if folder is None:
+        return None
+    path = folder / _KEY_NAME
     try:
         key = path.read_bytes()
         if len(key) == 32:
@@ -188,12 +211,33 @@ class BuildCache:
 
     # -- signed files
 
+    def _safe_folder(self, relative: str, create: bool) -> Path | None:
+        """The folder holding `relative`, when it and the cache folder are real folders (not symbolic
+        links, which a repository could plant to send the cache's writes elsewhere); None otherwise."""
+        folders = [self.folder] + ([self.folder / relative.rsplit("/", 1)[0]] if "/" in relative else [])
+        for folder in folders:
+            if create:
+                try:
+                    folder.mkdir(exist_ok=True)
+                except OSError:
+                    return None
+            try:
+                if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                    return None
+            except OSError:
+                return None
+        return folders[-1]
+
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
     def _read(self, relative: str) -> bytes | None:
+        if self._safe_folder(relative, create=False) is None:
+            return None
         try:
-            data = (self.folder / relative).read_bytes()
+            descriptor = os.open(self.folder / relative, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(descriptor, "rb") as stream:
+                data = stream.read()
         except OSError:
             return None
         signature, payload = data[:_SIGNATURE], data[_SIGNATURE:]
@@ -201,14 +245,17 @@ class BuildCache:
             return None
         return payload
 
-    def _write(self, relative: str, payload: bytes) -> None:
-        target = self.folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    def _write(self, relative: str, payload: bytes, signed: bool = True) -> None:
+        """Write atomically (a new file renamed over the old name: a symbolic link there is replaced,
+        not followed)."""
+        folder = self._safe_folder(relative, create=True)
+        if folder is None:
+            raise OSError(f"{self.folder} is not a folder of its own")
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(handle, "wb") as stream:
-                stream.write(self._sign(payload) + payload)
-            os.replace(temporary, target)
+                stream.write((self._sign(payload) + payload) if signed else payload)
+            os.replace(temporary, self.folder / relative)
         except BaseException:
             try:
                 os.unlink(temporary)
@@ -267,26 +314,23 @@ class BuildCache:
                     self._used_modules.discard(key)
                     continue
                 self._write(f"modules/{key}", payload)
-            self._new_modules.clear()
-            if prune:
-                self._prune()
+        except OSError:
+            pass
+        self._new_modules.clear()
+        if prune:
+            self._prune()
+        try:
             if record is not None:
                 self._write("record", json.dumps({**record, "format": FORMAT}).encode("utf-8"))
-            readme = self.folder / "README.txt"
-            if not readme.exists():
-                readme.write_text(_README, encoding="utf-8")
+            if not os.path.lexists(self.folder / "README.txt"):
+                self._write("README.txt", _README.encode("utf-8"), signed=False)
         except OSError:
             pass
 
-    def forget_record(self) -> None:
-        if self._writable:
-            try:
-                (self.folder / "record").unlink()
-            except OSError:
-                pass
-
     def _prune(self) -> None:
-        folder = self.folder / "modules"
+        folder = self._safe_folder("modules/x", create=False)
+        if folder is None:
+            return
         try:
             names = os.listdir(folder)
         except OSError:

@@ -1,5 +1,8 @@
-# A frozen copy of compiler/parser.py before the fast parser (commit bc47eac): the
-# reference that tests/perf/test_parser_equivalence.py compares the fast parser against.
+# A copy of compiler/parser.py before the fast parser (commit bc47eac): the reference that
+# tests/perf/test_parser_equivalence.py compares the fast parser against. Later changes to what
+# the parser produces are applied here too, marked with their commit: be47c13 (doc comments
+# belong to the declaration that starts the line), 654103f (numbers keep their text), 2a7f4dc
+# (huge number literals are E0105).
 """Source text -> AST. The only module that imports Lark.
 
 Lark LALR with the contextual lexer, positions propagated, grammar analysis
@@ -149,11 +152,17 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 # ---------------------------------------------------------------- tree -> AST
 
 class _ToAst(Transformer):
-    def __init__(self, file: str, docs: dict[int, str], diagnostics: Diagnostics):
+    def __init__(self, file: str, docs: dict[int, str], diagnostics: Diagnostics, text: str = ""):
         super().__init__(visit_tokens=False)
         self._file = file
         self._docs = docs
         self._diagnostics = diagnostics
+        self._lines = text.split("\n")
+
+    def _starts_its_line(self, span: Span) -> bool:  # (be47c13)
+        if span.line > len(self._lines):
+            return True
+        return not self._lines[span.line - 1][:span.column - 1].strip()
 
     # -- helpers
 
@@ -168,6 +177,8 @@ class _ToAst(Transformer):
     def _doc(self, span: Span) -> str | None:
         lines = []
         line = span.line - 1
+        if line in self._docs and not self._starts_its_line(span):  # (be47c13)
+            return None
         while line in self._docs:
             lines.append(self._docs[line])
             line -= 1
@@ -185,23 +196,23 @@ class _ToAst(Transformer):
         span = self._tok_span(token)
         text = ("-" if negative else "") + str(token)
         if token.type == "INT":
-            value = int(text)
+            value = int(text) if len(text) <= 25 else INT_MAX + 1  # (2a7f4dc)
             if not INT_MIN <= value <= INT_MAX:
                 self._diagnostics.report("E0105", "integer literal does not fit in 64 bits", span)
                 value = 0
-            return s.Value("int", value, span)
+            return s.Value("int", value, span, text)  # (654103f)
         if token.type == "DURATION":
             amount, unit = _DURATION.fullmatch(str(token)).groups()
-            value = int(amount) * _DURATION_MS[unit] * (-1 if negative else 1)
+            value = (int(amount) if len(amount) <= 25 else INT_MAX) * _DURATION_MS[unit] * (-1 if negative else 1)
             if value > INT_MAX:
                 self._diagnostics.report("E0105", "duration is too long", span)
                 value = 0
             return s.Value("duration", value, span)
-        value = float(text)
+        value = float(text) if len(text) <= 400 else float("inf")
         if value in (float("inf"), float("-inf")):
             self._diagnostics.report("E0105", "number literal is out of range", span)
             value = 0.0
-        return s.Value("float", value, span)
+        return s.Value("float", value, span, text)
 
     def _token_value(self, token: Token) -> s.Value:
         if token.type == "STRING":
@@ -247,7 +258,7 @@ class _ToAst(Transformer):
     def negative_number(self, meta, children):
         sign, number = children
         value = self._number(number, negative=str(sign) == "-")
-        return s.Literal(s.Value(value.kind, value.value, self._span(meta)), self._span(meta))
+        return s.Literal(s.Value(value.kind, value.value, self._span(meta), value.text), self._span(meta))
 
     @v_args(meta=True)
     def symbol_value(self, meta, children):
@@ -560,7 +571,7 @@ def parse_module(text: str, file: str, diagnostics: Diagnostics,
                                 "`[limits] max_depth` in integc.toml")
         return None
     try:
-        declarations = _ToAst(file, _doc_lines(text), diagnostics).transform(tree)
+        declarations = _ToAst(file, _doc_lines(text), diagnostics, text).transform(tree)
     except VisitError as error:  # a transformer bug: surface the original
         raise error.orig_exc from None
     end = text.count("\n") + 1

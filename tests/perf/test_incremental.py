@@ -256,8 +256,8 @@ def test_cli_reports_the_same_when_nothing_changed(project: Path, tmp_path: Path
 def test_very_deep_nesting_is_built_without_the_cache_failing(tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
-    depth = 700  # deeper than pickle can go with the default recursion limit; the resolver still copes
-    (project / "integc.toml").write_text("[limits]\nmax_depth = 1000\n", encoding="utf-8")
+    depth = 199  # the most integc.toml allows
+    (project / "integc.toml").write_text("[limits]\nmax_depth = 200\n", encoding="utf-8")
     (project / "main.integ").write_text(
         "type T {\n  a: " + "list<" * depth + "string" + ">" * depth + "\n}\n", encoding="utf-8")
     out = tmp_path / "out"
@@ -303,3 +303,35 @@ def test_the_output_folder_scan_agrees_with_rglob(tmp_path: Path) -> None:
     assert _holds_sources(linked) == rglob(linked)
     (linked / "dangling.integ").unlink()
     assert _holds_sources(linked) == rglob(linked)
+
+
+def test_a_planted_symbolic_link_never_redirects_the_cache(project: Path, tmp_path: Path) -> None:
+    """H28: `.build.integc-cache -> /elsewhere` (or a link inside a real cache folder) is not followed."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "record").write_text("precious", encoding="utf-8")
+    (elsewhere / "README.txt").write_text("precious", encoding="utf-8")
+    (elsewhere / "keep").write_text("precious", encoding="utf-8")
+
+    def untouched() -> bool:
+        return sorted(p.name for p in elsewhere.iterdir()) == ["README.txt", "keep", "record"] and all(
+            p.read_text(encoding="utf-8") == "precious" for p in elsewhere.iterdir())
+
+    out = tmp_path / "out"
+    cache_folder(out).symlink_to(elsewhere)
+    assert build_project(project, out).written
+    assert not build_project(project, out).reused  # no cache at all
+    assert untouched()
+    cache_folder(out).unlink()
+
+    cache_folder(out).mkdir()
+    (cache_folder(out) / "modules").symlink_to(elsewhere)
+    (cache_folder(out) / "README.txt").symlink_to(elsewhere / "README.txt")
+    build_project(project, out)
+    build_project(project, out)
+    assert untouched()
+    (cache_folder(out) / "record").unlink()
+    (cache_folder(out) / "record").symlink_to(elsewhere / "record")
+    assert not build_project(project, out).reused
+    assert untouched()
+    assert_same_as_cold(project, out, tmp_path)
