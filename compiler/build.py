@@ -197,7 +197,8 @@ def ir_json_bytes(project: ir.Project, root: Path) -> bytes:
         return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
 
     document = ir.to_json(project, relative)
-    return (json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode("utf-8")
+    # ASCII with \u escapes: bidi and invisible characters from the sources stay visible in reviews.
+    return (json.dumps(document, indent=2, ensure_ascii=True, sort_keys=False) + "\n").encode("utf-8")
 
 
 def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[Artifact]:

@@ -70,8 +70,13 @@ def _grammar_text() -> str:
 def _lark():
     from lark import Lark
 
+    # Lark's own cache=True keeps a pickle in the shared temp folder, where another user could plant
+    # one; the grammar analysis is cached in the user's own cache folder instead (or not at all).
+    tables = _tables_cache_path()
+    cache = str(tables.with_name(tables.stem + ".lark.pickle")) if tables is not None and _private_folder(
+        tables.parent) else False
     parser = Lark(_grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                  cache=True, maybe_placeholders=False)
+                  cache=cache, maybe_placeholders=False)
     frontend = parser.parser
     frontend.lexer = _KeywordLexer(frontend.lexer, frontend.parser.parser.parse_table, parser.terminals)
     return parser
@@ -782,6 +787,22 @@ def _tables_cache_path() -> Path | None:
     return Path(base) / "integc" / f"parser-{key[:32]}.marshal"
 
 
+def _private_folder(folder: Path) -> bool:
+    """The folder exists (or is made) with mode 0700, owned by this user."""
+    import os
+    import stat
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        status = os.lstat(folder)
+        if stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid() and status.st_mode & 0o077:
+            os.chmod(folder, 0o700)
+            status = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid() and not status.st_mode & 0o077
+
+
 @lru_cache(maxsize=1)
 def _fast() -> _FastParser:
     """The fast parser: its tables from the user cache when present, else built with Lark (and cached)."""
@@ -841,6 +862,7 @@ _CREDENTIAL_HINTS = {
     r"\bAIza[0-9A-Za-z_\-]{35}": r"AIza",
     r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*": r"eyJ",
     r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@\"]+:[^\s/@\"]+@": r"://[^\s/:@\"]+:[^\s/@\"]+@",
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s/:@\"]{1,256}:[^\s/@\"]{1,256}@": r"://[^\s/:@\"]{1,256}:[^\s/@\"]{1,256}@",
 }
 _MIGHT_HOLD_CREDENTIALS = re.compile("|".join(
     f"(?:{_CREDENTIAL_HINTS.get(p.pattern, p.pattern)})" for _, p in _CREDENTIAL_PATTERNS)).search

