@@ -49,7 +49,8 @@ accepted and ignored).
 """, ""),
     _entry("E0104", "input limit exceeded", """
 The project exceeds one of the compiler's input limits: the size of one file
-(`[limits] max_file_bytes`, default 10 MiB), the number of files
+(`[limits] max_file_bytes`, default 2 MiB), all files together
+(`max_project_bytes`, default 16 MiB), the number of files
 (`max_files`, default 10,000). The limits keep a hostile pull request from
 exhausting a CI machine; raise them in integc.toml if a real project needs it.
 """, ""),

@@ -25,7 +25,8 @@ DEFAULT_OUT = "build"
 @dataclass(frozen=True)
 class Limits:
     max_depth: int = 128
-    max_file_bytes: int = 10 * 1024 * 1024
+    max_file_bytes: int = 2 * 1024 * 1024
+    max_project_bytes: int = 16 * 1024 * 1024
     max_files: int = 10_000
     max_diagnostics: int = 200
 

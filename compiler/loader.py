@@ -48,6 +48,7 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) ->
     files: list[tuple[Path, str, str]] = []
     imports: list[tuple[Path, str, Path]] = []
     complete = True
+    total_bytes = 0
     seen: set[Path] = set()
     queue: list[Path] = [config.entry]
     while queue:
@@ -55,16 +56,21 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) ->
         if path in seen:
             continue
         seen.add(path)
+        shown = display_path(path)
         if len(seen) > config.limits.max_files:
             diagnostics.report("E0104", f"the project has more than {config.limits.max_files} files",
-                               None, help="raise `[limits] max_files` in integc.toml")
+                               Span(shown, 1, 1, 1, 1), help="raise `[limits] max_files` in integc.toml")
             return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports))
-        shown = display_path(path)
         read = _read_source(path, shown, config, diagnostics)
         if read is None:
             complete = False
             continue
         text, raw_digest = read
+        total_bytes += len(text)
+        if total_bytes > config.limits.max_project_bytes:
+            diagnostics.report("E0104", f"the project's sources are over {config.limits.max_project_bytes} bytes",
+                               Span(shown, 1, 1, 1, 1), help="raise `[limits] max_project_bytes` in integc.toml")
+            return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports))
         files.append((path, shown, raw_digest))
         texts[shown] = text
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()

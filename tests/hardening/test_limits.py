@@ -173,6 +173,15 @@ def test_machine_formats_list_everything(jail, tmp_path):
     assert len(json.loads(outcome.stdout)) == 10
 
 
+def test_max_project_bytes(jail, tmp_path):
+    files = {f"f{i}.integ": f"type T{i} {{ a: string @example({'x' * 900!r}) }}\n".replace("'", '"')
+             for i in range(3)}
+    main = "".join(f'import "f{i}.integ"\n' for i in range(3))
+    outcome = check(jail, tmp_path, main, limits(max_project_bytes=2048), files=files)
+    assert outcome.codes() == ["E0104"] and "max_project_bytes" in outcome.stderr
+    assert check(jail, tmp_path, main, limits(max_project_bytes=8192), files=files).code == 0
+
+
 # ---------------------------------------------------------------- documented
 
 def test_limits_are_documented():
@@ -181,14 +190,15 @@ def test_limits_are_documented():
     assert "max_file_bytes" in explained["E0104"] and "max_files" in explained["E0104"]
     security = (REPO / "docs" / "security.md").read_text(encoding="utf-8")
     defaults = Limits()
-    for key in ("max_depth", "max_file_bytes", "max_files", "max_diagnostics"):
+    for key in ("max_depth", "max_file_bytes", "max_project_bytes", "max_files", "max_diagnostics"):
         row = next((line for line in security.splitlines() if line.startswith(f"| `{key}`")), None)
         assert row is not None, f"docs/security.md has no row for {key}"
         number = re.sub(r"[ ,_]", "", row.split("|")[2])
         assert str(getattr(defaults, key)) in number, f"{key}: docs say {row!r}, default is {getattr(defaults, key)}"
     schema = json.loads((REPO / "specs" / "integc-toml.schema.json").read_text(encoding="utf-8"))
-    assert set(schema["properties"]["limits"]["properties"]) == {"max_depth", "max_file_bytes", "max_files",
-                                                                 "max_diagnostics"}
+    assert set(schema["properties"]["limits"]["properties"]) == {"max_depth", "max_file_bytes", "max_project_bytes",
+                                                                 "max_files", "max_diagnostics"}
+    assert "max_project_bytes" in explained["E0104"]
 
 
 def test_depth_over_200_is_a_config_error(jail, tmp_path):
