@@ -71,10 +71,9 @@ def _lark():
     from lark import Lark
 
     # Lark's own cache=True keeps a pickle in the shared temp folder, where another user could plant
-    # one; the grammar analysis is cached in the user's own cache folder instead (or not at all).
+    # one; the grammar analysis is cached in the user's own private cache folder instead (or not at all).
     tables = _tables_cache_path()
-    cache = str(tables.with_name(tables.stem + ".lark.pickle")) if tables is not None and _private_folder(
-        tables.parent) else False
+    cache = str(tables.with_name(tables.stem + ".lark.pickle")) if tables is not None else False
     parser = Lark(_grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
                   cache=cache, maybe_placeholders=False)
     frontend = parser.parser
@@ -769,38 +768,27 @@ def _build_tables(lark) -> dict:
 
 
 def _tables_cache_path() -> Path | None:
-    """Where the tables for this grammar, this Lark and this Python are cached (None: nowhere to cache)."""
+    """Where the tables for this grammar, this Lark and this Python are cached: in this user's private
+    cache folder (the file holds code that is run), or None when there is none."""
     import hashlib
     import importlib.util
     import os
     import sys
+
+    from integc.cache import user_cache_dir
 
     try:
         spec = importlib.util.find_spec("lark")
         stamp = os.stat(spec.origin) if spec and spec.origin else None
     except (ImportError, OSError, ValueError):
         return None
+    folder = user_cache_dir()
+    if folder is None:
+        return None
     key = hashlib.sha256("\0".join([
         _grammar_text(), f"{stamp.st_size}:{stamp.st_mtime_ns}:{spec.origin}" if stamp else "",
         sys.version, str(_TABLES_FORMAT), Path(__file__).read_text(encoding="utf-8")]).encode("utf-8")).hexdigest()
-    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(os.path.expanduser("~"), ".cache"))
-    return Path(base) / "integc" / f"parser-{key[:32]}.marshal"
-
-
-def _private_folder(folder: Path) -> bool:
-    """The folder exists (or is made) with mode 0700, owned by this user."""
-    import os
-    import stat
-
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        status = os.lstat(folder)
-        if stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid() and status.st_mode & 0o077:
-            os.chmod(folder, 0o700)
-            status = os.lstat(folder)
-    except OSError:
-        return False
-    return stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid() and not status.st_mode & 0o077
+    return folder / f"parser-{key[:32]}.marshal"
 
 
 @lru_cache(maxsize=1)
@@ -816,12 +804,11 @@ def _fast() -> _FastParser:
             tables = marshal.loads(path.read_bytes())
             if isinstance(tables, dict) and tables.get("format") == _TABLES_FORMAT:
                 return _FastParser(tables)
-        except (OSError, ValueError, EOFError, TypeError, KeyError):
+        except Exception:  # noqa: BLE001 -- a damaged or foreign cache file: build the tables again
             pass
     tables = _build_tables(_lark())
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".parser-", suffix=".tmp")
             with os.fdopen(handle, "wb") as stream:
                 stream.write(marshal.dumps(tables))
