@@ -27,16 +27,23 @@ class CompileResult:
     loaded: LoadedProject | None = field(default=None, repr=False)  # the files read (for the build cache)
 
 
-def compile_project(path: str | Path, out: str | Path | None = None, cache=None) -> CompileResult:
+def compile_project(path: str | Path, out: str | Path | None = None, cache=None,
+                    reuse_parsed: bool = False) -> CompileResult:
     """Compile the project at `path` (a folder or an entry file).
 
     Raises config.UsageError for command-line mistakes (no such path); every
     problem in the sources is a diagnostic in the result. `cache` (an
-    integc.cache.BuildCache) lends files parsed by an earlier build.
+    integc.cache.BuildCache) lends files parsed by an earlier build; with
+    `reuse_parsed`, the build cache of the project's output folder does, read
+    only (`integc check` after a build parses only the files that changed).
     """
     with gc_paused():
         diagnostics = Diagnostics()
         config = load_config(path, diagnostics, out)
+        if cache is None and reuse_parsed and config is not None:
+            from integc.cache import BuildCache
+
+            cache = BuildCache.open(config.out, writable=False)
         return compile_config(path, config, diagnostics, cache)
 
 

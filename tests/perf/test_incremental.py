@@ -335,3 +335,18 @@ def test_a_planted_symbolic_link_never_redirects_the_cache(project: Path, tmp_pa
     assert not build_project(project, out).reused
     assert untouched()
     assert_same_as_cold(project, out, tmp_path)
+
+
+def test_check_can_reuse_what_a_build_parsed(project: Path, tmp_path: Path) -> None:
+    from integc.pipeline import compile_project
+
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "System', b'title "Checked system', 1))
+    before = sorted(p.name for p in cache_folder(out).rglob("*"))
+    reused = compile_project(project, out, reuse_parsed=True)
+    fresh = compile_project(project, out)
+    assert _diagnostics(reused) == _diagnostics(fresh)
+    assert reused.project == fresh.project
+    assert sorted(p.name for p in cache_folder(out).rglob("*")) == before  # read only
