@@ -188,7 +188,6 @@ def test_output_folder_symlinked_out_of_the_project(jail, landscape, how):
     assert outcome.code in (1, 2)
 
 
-@pytest.mark.xfail(strict=True, reason=BUGS["H28"])
 def test_build_cache_symlinked_out_of_the_project(jail, landscape):
     tmp_path, project, outside = landscape
     elsewhere = tmp_path / "elsewhere"
