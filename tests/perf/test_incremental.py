@@ -73,7 +73,7 @@ def test_incremental_builds_match_cold_builds(project: Path, tmp_path: Path) -> 
     out = tmp_path / "out"
     first = build_project(project, out)
     assert not first.reused and first.written
-    assert [d.code for d in first.diagnostics.items] == ["W0601"]
+    assert "W0601" in [d.code for d in first.diagnostics.items]
     assert cache_folder(out).is_dir() and (cache_folder(out) / "record").is_file()
     assert_same_as_cold(project, out, tmp_path, expect_reused=True)
 
