@@ -17,7 +17,7 @@ from integc.diagnostics import Diagnostics
 from integc.ir import Project
 from integc.targets import Artifact
 from integc.targets import schema_common as sc
-from integc.targets.openapi import dump_json
+from integc.targets.serialise import dump_json
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_BASE = "https://integc.dev/schemas"
