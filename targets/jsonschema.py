@@ -13,9 +13,11 @@ docs/openapi.md ("JSON Schema files").
 """
 from __future__ import annotations
 
+import functools
+
 from integc.diagnostics import Diagnostics
 from integc.ir import Project
-from integc.targets import Artifact
+from integc.targets import Artifact, Unit, emit_units
 from integc.targets import schema_common as sc
 from integc.targets.serialise import dump_json
 
@@ -38,23 +40,36 @@ class JSONSchemaTarget:
     }
 
     def emit(self, project: Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
-        named = [("entity", e.qualified_name) for s in project.systems for e in s.entities]
-        named += [("type", t.name) for t in project.types]
-        for f, problem in sc.pattern_problems(project, named):
-            diagnostics.report("E0204", f"the @pattern of field `{f.name}` is {problem}", f.origin,
-                               help="write the pattern in the common subset of Python and ECMA-262")
-        artifacts = []
+        return emit_units(self.units(project, options), diagnostics)
+
+    def units(self, project: Project, options: dict) -> list[Unit]:
+        """One unit per system (its entities' files), per type, and one for all enums."""
+        units = []
+        defs: dict = {}  # `$defs` entries, shared by the files that inline the same definition
         for system in project.systems:
-            for entity in system.entities:
-                doc = build_schema(project, "entity", entity.qualified_name)
-                artifacts.append(Artifact(f"schemas/{entity.qualified_name}.schema.json", dump_json(doc)))
+            roots = [("entity", e.qualified_name) for e in system.entities]
+            if roots:
+                units.append(_unit(project, f"system:{system.name}", roots, defs))
         for typedef in project.types:
-            artifacts.append(Artifact(f"schemas/{typedef.name}.schema.json",
-                                      dump_json(build_schema(project, "type", typedef.name))))
-        for enum in project.enums:
-            artifacts.append(Artifact(f"schemas/{enum.name}.schema.json",
-                                      dump_json(build_schema(project, "enum", enum.name))))
-        return artifacts
+            units.append(_unit(project, f"type:{typedef.name}", [("type", typedef.name)], defs))
+        if project.enums:
+            units.append(_unit(project, "enums", [("enum", e.name) for e in project.enums], defs))
+        return units
+
+
+def _unit(project: Project, key: str, roots: list[tuple[str, str]], defs: dict) -> Unit:
+    inputs = (project.package, project.version, tuple(roots), sc.definitions(project, sc.closure(project, roots)))
+    return Unit(key, inputs, functools.partial(_emit_files, project, roots, defs))
+
+
+def _emit_files(project: Project, roots: list[tuple[str, str]], defs: dict,
+                diagnostics: Diagnostics) -> list[Artifact]:
+    """The schema file of each root, after reporting the roots' non-portable @patterns."""
+    for f, problem in sc.pattern_problems(project, roots):
+        diagnostics.report("E0204", f"the @pattern of field `{f.name}` is {problem}", f.origin,
+                           help="write the pattern in the common subset of Python and ECMA-262")
+    return [Artifact(f"schemas/{file_name(kind, name)}", dump_json(build_schema(project, kind, name, defs)))
+            for kind, name in roots]
 
 
 TARGET = JSONSchemaTarget()
@@ -64,8 +79,13 @@ def file_name(kind: str, name: str) -> str:
     return f"{name}.schema.json"
 
 
-def build_schema(project: Project, kind: str, name: str) -> dict:
-    """The self-contained schema file of one entity (qualified name), type or enum."""
+def build_schema(project: Project, kind: str, name: str, shared: dict | None = None) -> dict:
+    """The self-contained schema file of one entity (qualified name), type or enum.
+
+    `shared` keeps `$defs` entries between calls on the same project: an
+    entry is the same in every file, except in the file of a definition it
+    references (there the reference is `#`), where it is built afresh.
+    """
     root = (kind, name)
 
     def ref(k: str, n: str) -> str:
@@ -82,14 +102,20 @@ def build_schema(project: Project, kind: str, name: str) -> dict:
     body = sc.record_schema(record.fields, ref, description=record.description)
     doc = {**head, **body}
     defs: dict[str, dict] = {}
+    shared = {} if shared is None else shared
     for k, n in sc.closure(project, [root]):
         if (k, n) == root:
             continue
         if k == "enum":
-            defs[n] = sc.ordered({"title": n, **sc.enum_schema(project.enum(n))})
-        else:
-            d = project.entity(n) if k == "entity" else project.type(n)
+            defs[n] = shared.get((k, n)) or shared.setdefault((k, n), sc.ordered(
+                {"title": n, **sc.enum_schema(project.enum(n))}))
+            continue
+        d = project.entity(n) if k == "entity" else project.type(n)
+        if any(r == root for f in d.fields for r in sc.named_refs(f.type)):
             defs[n] = sc.ordered({"title": n, **sc.record_schema(d.fields, ref, description=d.description)})
+        else:
+            defs[n] = shared.get((k, n)) or shared.setdefault((k, n), sc.ordered(
+                {"title": n, **sc.record_schema(d.fields, ref, description=d.description)}))
     if defs:
         doc["$defs"] = dict(sorted(defs.items()))
     return sc.ordered(doc)

@@ -35,8 +35,14 @@ __all__ = ["dump_json", "dump_yaml", "escape_invisible", "INVISIBLE"]
 
 INVISIBLE = "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069"
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
-_INVISIBLE_BYTES_RE = re.compile("|".join(re.escape(c) for c in INVISIBLE).encode("utf-8"))
+# The first two bytes of every invisible character's UTF-8 form: `in` on bytes is
+# a memchr-speed scan, where a regex over a 100 KB document costs ~60 us.
+_INVISIBLE_LEADS = tuple(sorted({c.encode("utf-8")[:2] for c in INVISIBLE}))
 _INVISIBLE_ESCAPES = {ord(c): f"\\u{ord(c):04X}" for c in INVISIBLE}
+
+
+def _may_hold_invisible(content: bytes) -> bool:
+    return any(lead in content for lead in _INVISIBLE_LEADS)
 
 
 def escape_invisible(text: str) -> str:
@@ -53,7 +59,7 @@ def dump_json(doc: object) -> bytes:
         content = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
     except TypeError:  # an integer beyond 64 bits
         content = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    if _INVISIBLE_BYTES_RE.search(content) is None:
+    if not _may_hold_invisible(content):
         return content
     return escape_invisible(content.decode("utf-8")).encode("utf-8")
 
@@ -161,4 +167,7 @@ def dump_yaml(doc: object, header: tuple[str, ...] = ()) -> bytes:
     walk(doc)
     emit(events.DocumentEndEvent(explicit=False))
     emit(events.StreamEndEvent())
-    return escape_invisible("".join(chunks)).encode("utf-8")
+    content = "".join(chunks).encode("utf-8")
+    if not _may_hold_invisible(content):
+        return content
+    return escape_invisible(content.decode("utf-8")).encode("utf-8")
