@@ -34,18 +34,21 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--memory", action="store_true", help="measure memory per phase with tracemalloc")
     ap.add_argument("--no-write", action="store_true", help="stop before the write phase")
     ap.add_argument("--front-end", action="store_true", help="stop after check (no targets, no write)")
+    ap.add_argument("--per-target", action="store_true",
+                    help="time each target on its own, in this process (the build emits them on every core)")
     args = ap.parse_args(argv)
 
     if args.memory:
         import tracemalloc
         tracemalloc.start()
 
-    from integc.build import _check_collisions, _check_out_folder, emit_target
+    from integc.build import _check_collisions, _check_out_folder, emit_all, emit_target, target_units
     from integc.config import load_config
     from integc.diagnostics import Diagnostics
     from integc.loader import load_project
     from integc.pipeline import check_stage, gc_paused, resolve_stage
     from integc.targets import load_targets
+    from integc.workers import processes_for
     from integc.writer import write_build
 
     phases: dict[str, dict] = {}
@@ -97,8 +100,13 @@ def main(argv: list[str]) -> int:
             _check_out_folder(config)
             targets = phase("load targets", load_targets)
             artifacts = []
-            for name, target in targets.items():
-                artifacts += phase(f"target {name}", lambda: emit_target(name, target, project, config, diagnostics))
+            if args.per_target:
+                for name, target in targets.items():
+                    artifacts += phase(f"target {name}",
+                                       lambda: emit_target(name, target, project, config, diagnostics))
+            else:
+                artifacts = phase(f"targets ({processes_for(len(target_units(project, config, Diagnostics())))}"
+                                  " processes)", lambda: emit_all(project, config, diagnostics))
             _check_collisions(artifacts, diagnostics)
             if not args.no_write and not diagnostics.has_errors:
                 inputs = {source.path: source.sha256 for source in project.sources}
@@ -110,6 +118,7 @@ def main(argv: list[str]) -> int:
         pass
     report["errors"] = [f"{d.code} {d.message}" for d in diagnostics.items if d.is_error][:5]
     report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report["children_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps(report))
     return 0 if report["ok"] else 1
 

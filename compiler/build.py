@@ -202,35 +202,63 @@ def ir_json_bytes(project: ir.Project, root: Path) -> bytes:
 
 
 def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[Artifact]:
-    from integc.targets import load_targets
+    """Every enabled target's artifacts, target by target, its units emitted on every core."""
+    from integc.workers import run_units
+
+    units = target_units(project, config, diagnostics)
+    artifacts: list[Artifact] = []
+    for unit_artifacts, unit_diagnostics in run_units(units):
+        artifacts.extend(unit_artifacts)
+        diagnostics.items.extend(unit_diagnostics)
+    return artifacts
+
+
+def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list:
+    """The units of every enabled target whose options are valid, in target order.
+
+    A target without `units` is one unit (its whole `emit`), never cached.
+    """
+    import functools
+
+    from integc.targets import Unit, load_targets
 
     targets = load_targets()
     for name in sorted(set(config.targets) - set(targets)):
         diagnostics.report("E0403", f"integc.toml configures unknown target `{name}`",
                            _config_span(config, name), help=f"the targets are {', '.join(sorted(targets))}")
-    artifacts: list[Artifact] = []
+    units = []
     for name, target in targets.items():
-        artifacts.extend(emit_target(name, target, project, config, diagnostics))
-    return artifacts
+        options = target_options(name, target, config, diagnostics)
+        if options is None:
+            continue
+        if hasattr(target, "units"):
+            units.extend(target.units(project, options))
+        else:
+            units.append(Unit(name, None, functools.partial(target.emit, project, options)))
+    return units
 
 
 def emit_target(name: str, target, project: ir.Project, config: ProjectConfig,
                 diagnostics: Diagnostics) -> list[Artifact]:
     """One target's artifacts ([] when it is disabled or its options are invalid)."""
+    options = target_options(name, target, config, diagnostics)
+    return [] if options is None else list(target.emit(project, options, diagnostics))
+
+
+def target_options(name: str, target, config: ProjectConfig, diagnostics: Diagnostics) -> dict | None:
+    """The target's options from integc.toml, validated; None when it is disabled or they are invalid."""
     import jsonschema
 
     options = dict(config.targets.get(name, {}))
     if not options.pop("enabled", True):
-        return []
+        return None
     errors = sorted(jsonschema.Draft202012Validator(target.options_schema).iter_errors(options),
                     key=lambda e: list(e.absolute_path))
     for error in errors:
         where = ".".join(str(p) for p in error.absolute_path)
         diagnostics.report("E0403", f"invalid option for target `{name}`{f' `{where}`' if where else ''}: "
                                     f"{error.message}", _config_span(config, name))
-    if errors:
-        return []
-    return list(target.emit(project, options, diagnostics))
+    return None if errors else options
 
 
 def _check_out_folder(config: ProjectConfig) -> None:

@@ -16,6 +16,7 @@ import os
 from contextlib import contextmanager
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from integc import __version__
@@ -28,12 +29,15 @@ class OutputError(Exception):
     """The output folder cannot be used (exists as a file, not writable...)."""
 
 
-def manifest_bytes(artifacts: list[Artifact], inputs: dict[str, str]) -> bytes:
+def manifest_bytes(artifacts: list[Artifact], inputs: dict[str, str], digests: list[str] | None = None) -> bytes:
+    """integc-manifest.json; `digests` are the artifacts' SHA-256s when already known (same order)."""
+    if digests is None:
+        digests = [hashlib.sha256(a.content).hexdigest() for a in artifacts]
+    outputs = sorted((a.path, digest, len(a.content)) for a, digest in zip(artifacts, digests))
     manifest = {
         "compiler": {"name": "integc", "version": __version__},
         "inputs": {path: {"sha256": digest} for path, digest in sorted(inputs.items())},
-        "outputs": {a.path: {"sha256": hashlib.sha256(a.content).hexdigest(), "bytes": len(a.content)}
-                    for a in sorted(artifacts, key=lambda a: a.path)},
+        "outputs": {path: {"sha256": digest, "bytes": size} for path, digest, size in outputs},
     }
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -51,19 +55,21 @@ def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) ->
     """Write the artifacts and the manifest as one atomic replacement of `out`."""
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
-    all_files = sorted(artifacts, key=lambda a: a.path) + [Artifact(MANIFEST, manifest_bytes(artifacts, inputs))]
-    for artifact in all_files:
+    artifacts = sorted(artifacts, key=lambda a: a.path)
+    for artifact in artifacts:
         if not _safe_relative(artifact.path):
             raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
     os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output folder is an ordinary folder
     try:
-        for artifact in all_files:
-            target = staging / artifact.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(artifact.content)
-        _fsync_tree(staging)
+        for folder in sorted({str(PurePosixPath(a.path).parent) for a in artifacts} - {"."}):
+            (staging / folder).mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(_WRITER_THREADS) as pool:
+            digests = list(pool.map(lambda a: _write_file(staging / a.path, a.content), artifacts))
+        manifest = Artifact(MANIFEST, manifest_bytes(artifacts, inputs, digests))
+        _write_file(staging / MANIFEST, manifest.content)
+        all_files = [*artifacts, manifest]
         with _exclusive(out.parent):
             _carry_over_foreign_files(out, staging, {a.path for a in all_files})
             _swap(staging, out)
@@ -133,11 +139,21 @@ def _ancestors(folder: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1) if parts[:i] != (".",)]
 
 
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
+# Writing, fsync and SHA-256 release the GIL: threads overlap the disk's latency.
+_WRITER_THREADS = 8
+
+
+def _write_file(path: Path, content: bytes) -> str:
+    """Create `path` (it must not exist), write and fsync it; its SHA-256."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(descriptor, view):]
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return hashlib.sha256(content).hexdigest()
 
 
 def _safe_relative(path: str) -> bool:

@@ -5,10 +5,18 @@ emits; `[targets.<name>]` in integc.toml), and `emit(project, options,
 diagnostics) -> list[Artifact]`. Problems are reported into `diagnostics`,
 never raised. Third-party targets register through the `integc.targets`
 entry-point group, whose objects follow the same protocol.
+
+A target may also offer `units(project, options) -> list[Unit]`: its output
+cut into parts that depend only on the IR values each names as its
+`inputs`. The build then emits the units in parallel (both cores) and keeps
+each unit's output between builds, keyed by a digest of its inputs, so
+changing one system re-emits only the units whose inputs changed. `emit`
+must give exactly the units' artifacts and diagnostics, in unit order.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Protocol
@@ -32,6 +40,26 @@ _BUILTIN = {
 class Artifact:
     path: str  # relative to the output folder, POSIX separators
     content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A part of a target's output: `emit` reads nothing of the project but `inputs`.
+
+    `key` names the unit within its target (unique, stable across builds).
+    `inputs` holds the IR values (frozen dataclasses, strings, numbers,
+    tuples) the output depends on; their `repr` is digested, so it must
+    include everything, spans too (diagnostics point at them). A unit whose
+    `inputs` is None is emitted every time.
+    """
+    key: str
+    inputs: tuple | None
+    emit: Callable[[Diagnostics], list[Artifact]]
+
+
+def emit_units(units: list[Unit], diagnostics: Diagnostics) -> list[Artifact]:
+    """Every unit's artifacts, in order, in this process (what `emit` does for a target with units)."""
+    return [artifact for unit in units for artifact in unit.emit(diagnostics)]
 
 
 class Target(Protocol):

@@ -20,7 +20,7 @@ from typing import Iterable
 from integc.diagnostics import Diagnostics, Span
 from integc.ir import Entity, Expose, Field, Operation, Project, System, TypeRef
 from integc.naming import operation_id, plural
-from integc.targets import Artifact
+from integc.targets import Artifact, Unit, emit_units
 from integc.targets import schema_common as sc
 from integc.targets.serialise import dump_json, dump_yaml
 
@@ -61,24 +61,47 @@ class OpenAPITarget:
     }
 
     def emit(self, project: Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
+        return emit_units(self.units(project, options), diagnostics)
+
+    def units(self, project: Project, options: dict) -> list[Unit]:
+        """One unit per system with a document: it depends on the system and the types it reaches."""
         fmt = (options or {}).get("format", "yaml")
-        built = []
+        units = []
         for system in project.systems:
             if not system.exposes and not system.operations:
                 continue
-            doc = build_document(project, system, diagnostics)
-            if doc is not None:
-                built.append((system, doc))
-        artifacts = []
-        results = check_and_serialise([doc for _, doc in built], fmt)
-        for (system, _), (problem, content) in zip(built, results):
-            if problem is not None:
-                diagnostics.report(
-                    "E0001", f"the OpenAPI document for system `{system.name}` {problem}",
-                    system.origin, help="this is a bug in integc's openapi target; please report it")
-                continue
-            artifacts.append(Artifact(f"openapi/{system.name}.openapi.{fmt}", content))
-        return artifacts
+            reached = sc.closure(project, document_roots(system))
+            inputs = (project.package, project.version, fmt, system, sc.definitions(project, reached))
+            units.append(Unit(f"system:{system.name}", inputs, functools.partial(_emit_document, project, system, fmt)))
+        return units
+
+
+def _emit_document(project: Project, system: System, fmt: str, diagnostics: Diagnostics) -> list[Artifact]:
+    doc = build_document(project, system, diagnostics)
+    if doc is None:
+        return []
+    problem = validation_problem(doc)
+    if problem is None:
+        try:
+            return [Artifact(f"openapi/{system.name}.openapi.{fmt}", dump_json(doc) if fmt == "json" else dump_yaml(doc))]
+        except Exception as error:  # noqa: BLE001 - an emitter failure is an internal error
+            problem = f"could not be serialised: {type(error).__name__}: {error}"
+    else:
+        problem = f"is invalid: {problem}"
+    diagnostics.report("E0001", f"the OpenAPI document for system `{system.name}` {problem}",
+                       system.origin, help="this is a bug in integc's openapi target; please report it")
+    return []
+
+
+def document_roots(system: System) -> list[tuple[str, str]]:
+    """The named types a system's document starts from: its exposed entities, its operations' types."""
+    roots: list[tuple[str, str]] = [("entity", f"{system.name}.{x.entity}") for x in system.exposes]
+    for op in system.operations:
+        for p in op.params:
+            roots.extend(sc.named_refs(p.type))
+        if op.returns is not None:
+            roots.extend(sc.named_refs(op.returns))
+    return roots
 
 
 TARGET = OpenAPITarget()
@@ -164,66 +187,6 @@ def _rust_dialect_validator():
         return None
 
 
-def check_and_serialise(docs: list[dict], fmt: str) -> list[tuple[str | None, bytes | None]]:
-    """Validate and serialise each document: (None, bytes) or (problem, None), in order.
-
-    Many documents are handled by worker processes (forked; one per CPU) when
-    that is safe: a single-threaded parent on a platform with `fork`.
-    `INTEGC_JOBS=N` sets the number of processes (1: none).
-    """
-    jobs = [(doc, fmt) for doc in docs]
-    workers = _workers(len(jobs))
-    if workers > 1:
-        try:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                return list(pool.map(_check_and_serialise, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
-        except Exception:  # noqa: BLE001 - no processes to be had: do it here
-            pass
-    return [_check_and_serialise(job) for job in jobs]
-
-
-_PARALLEL_MIN_DOCUMENTS = 12
-
-
-def _workers(n_jobs: int) -> int:
-    import os
-    import threading
-
-    setting = os.environ.get("INTEGC_JOBS", "").strip()
-    if setting.isdigit() and int(setting) >= 1:
-        wanted = int(setting)
-    else:
-        if n_jobs < _PARALLEL_MIN_DOCUMENTS:
-            return 1
-        try:
-            wanted = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            wanted = os.cpu_count() or 1
-        wanted = min(wanted, 8)
-    if wanted <= 1 or n_jobs <= 1 or threading.active_count() > 1:
-        return 1
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    return min(wanted, n_jobs)
-
-
-def _check_and_serialise(job: tuple[dict, str]) -> tuple[str | None, bytes | None]:
-    doc, fmt = job
-    problem = validation_problem(doc)
-    if problem is not None:
-        return f"is invalid: {problem}", None
-    try:
-        return None, dump_json(doc) if fmt == "json" else dump_yaml(doc)
-    except Exception as error:  # noqa: BLE001 - an emitter failure is an internal error
-        return f"could not be serialised: {type(error).__name__}: {error}", None
-
-
 # ------------------------------------------------------------------ names and words
 
 def words(name: str) -> str:
@@ -282,14 +245,7 @@ class _Builder:
         return f"{base}{n}"
 
     def _name_types(self) -> None:
-        roots: list[tuple[str, str]] = [("entity", f"{self.system.name}.{x.entity}")
-                                        for x in self.system.exposes]
-        for op in self.system.operations:
-            for p in op.params:
-                roots.extend(sc.named_refs(p.type))
-            if op.returns is not None:
-                roots.extend(sc.named_refs(op.returns))
-        self.reachable = sc.closure(self.project, roots)
+        self.reachable = sc.closure(self.project, document_roots(self.system))
         own = [r for r in self.reachable if r[0] == "entity" and r[1].startswith(self.system.name + ".")
                and r[1][len(self.system.name) + 1:] in self.entities]
         # This system's entities first, in declaration order, then the rest by name.

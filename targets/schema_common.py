@@ -343,3 +343,9 @@ def closure(project: Project, roots: Iterable[tuple[str, str]]) -> list[tuple[st
         children.reverse()
         stack.extend(children)
     return list(seen)
+
+
+def definitions(project: Project, items: Iterable[tuple[str, str]]) -> tuple:
+    """The IR definitions (entities, types, enums) named by `items`, in order: a unit's inputs."""
+    lookup = {"entity": project.entity, "type": project.type, "enum": project.enum}
+    return tuple(lookup[kind](name) for kind, name in items)

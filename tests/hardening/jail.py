@@ -20,7 +20,10 @@ Policy (all paths absolute, resolved):
     allow_write_globs  fnmatch patterns always allowed (e.g. a known cache)
 Network and subprocesses are always violations, except the one child a build
 starts to map the flows' examples under a time and memory bound
-(`python -I -S -c "# integc-example-check ..."`, targets/mapping/testing.py).
+(`python -I -S -c "# integc-example-check ..."`, targets/mapping/testing.py),
+and `os.fork` without exec: a build forks copies of itself to emit on every
+core (compiler/workers.py); they inherit this hook, so whatever they do is
+judged by the same policy.
 
 Serve mode takes one JSON object per line: {"args": [...], "cwd": "...",
 "policy": {...}, "timeout": seconds, "env": {...}} and answers one JSON line:
@@ -153,7 +156,7 @@ _ONE_PATH = {"os.mkdir": 2, "os.remove": 1, "os.rmdir": 1, "os.chmod": 2, "os.ch
 _TWO_PATHS = {"os.rename": 2, "os.link": 2, "os.symlink": 2, "shutil.move": None, "shutil.copyfile": None,
               "shutil.copymode": None, "shutil.copystat": None, "shutil.copytree": None}
 _FORBIDDEN_PREFIXES = ("socket.", "subprocess.", "os.exec", "os.spawn", "os.posix_spawn", "os.system",
-                       "os.fork", "os.forkpty", "os.startfile", "os.kill", "os.killpg", "webbrowser.",
+                       "os.forkpty", "os.startfile", "os.kill", "os.killpg", "webbrowser.",
                        "urllib.Request", "http.client.", "ftplib.", "smtplib.", "ctypes.dlopen", "pty.spawn")
 
 

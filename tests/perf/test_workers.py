@@ -1,0 +1,86 @@
+"""Emitting on every core gives exactly what one process gives."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from integc import workers
+from integc.build import build_project, target_units
+from integc.diagnostics import Diagnostics
+from integc.pipeline import compile_project
+from integc.targets import Artifact, Unit
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "order-to-cash"
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+
+def _units() -> list[Unit]:
+    compiled = compile_project(EXAMPLE)
+    return target_units(compiled.project, compiled.config, Diagnostics())
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_forked_workers_give_the_units_results_in_order(processes):
+    units = _units()
+    assert len(units) > processes
+    assert workers.run_units(units, processes) == workers.run_units(units, 1)
+
+
+def test_what_a_child_does_not_deliver_the_parent_emits(monkeypatch):
+    parent = os.getpid()
+
+    def fragile(diagnostics: Diagnostics) -> list[Artifact]:
+        if os.getpid() != parent:
+            raise RuntimeError("a child fails")
+        diagnostics.report("E0001", "emitted by the parent", None)
+        return [Artifact("x", b"x")]
+
+    units = [Unit(f"u{i}", None, fragile) for i in range(6)]
+    results = workers.run_units(units, 2)
+    assert [artifacts for artifacts, _ in results] == [[Artifact("x", b"x")]] * 6
+    assert all(d.message == "emitted by the parent" for _, items in results for d in items)
+
+
+def test_a_child_killed_midway_changes_nothing():
+    parent = os.getpid()
+
+    def dies_in_child(diagnostics: Diagnostics) -> list[Artifact]:
+        if os.getpid() != parent:
+            os._exit(9)
+        return [Artifact("y", b"y")]
+
+    assert workers.run_units([Unit(f"u{i}", None, dies_in_child) for i in range(4)], 2) == [([Artifact("y", b"y")], [])] * 4
+
+
+def test_integc_jobs_sets_the_number_of_processes(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "1")
+    assert workers.processes_for(1000) == 1
+    monkeypatch.setenv("INTEGC_JOBS", "3")
+    assert workers.processes_for(1000) == 3
+    monkeypatch.delenv("INTEGC_JOBS")
+    assert workers.processes_for(3) == 1  # too few units to be worth a process
+
+
+def test_a_parallel_build_writes_the_same_bytes(tmp_path, monkeypatch):
+    project = tmp_path / "o2c"
+    shutil.copytree(EXAMPLE, project)
+    monkeypatch.setenv("INTEGC_JOBS", "1")
+    serial = build_project(project, tmp_path / "serial", incremental=False)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    calls = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: calls.append(1) or real_fork())
+    parallel = build_project(project, tmp_path / "parallel", incremental=False)
+    assert calls, "the build did not fork"
+    assert not serial.diagnostics.has_errors
+    assert [d.code for d in parallel.diagnostics.sorted()] == [d.code for d in serial.diagnostics.sorted()]
+    assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
