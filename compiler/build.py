@@ -66,16 +66,23 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
     compiled = compile_config(path, config, diagnostics, cache)
     result = BuildResult(compiled)
     from integc.targets import Artifact
-    from integc.writer import MANIFEST, OutputError, write_build
+    from integc.writer import OutputError, StagedOutput
 
     project = compiled.project
+    staged = None
     try:
         if project is None or config is None:
             return result
         _check_out_folder(config)
-        artifacts = emit_all(project, config, diagnostics)
+        try:
+            staged = StagedOutput(config.out)
+        except (OutputError, OSError) as error:
+            raise UsageError(f"cannot write {config.out}: {error}") from None
+        artifacts = emit_all(project, config, diagnostics, on_artifacts=staged.add)
         if emit_ir:
-            artifacts.append(Artifact(IR_FILE, ir_json_bytes(project, config.root)))
+            ir_file = Artifact(IR_FILE, ir_json_bytes(project, config.root))
+            artifacts.append(ir_file)
+            staged.add([ir_file])
         _check_collisions(artifacts, diagnostics)
         if diagnostics.has_errors or (strict and diagnostics.items):
             return result
@@ -83,15 +90,18 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
         if config.config_file is not None:
             inputs["integc.toml"] = hashlib.sha256(config.config_file.read_bytes()).hexdigest()
         try:
-            result.written = write_build(config.out, artifacts, inputs)
+            result.written = staged.commit(inputs)
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None
+        staged = None
         result.out = config.out
         if cache is not None:
             cache.commit(_record(fingerprint, config, compiled, result))
             cache = None
         return result
     finally:
+        if staged is not None:
+            staged.discard()
         if cache is not None:
             cache.commit()  # the parsed files, for the next build
 
@@ -201,13 +211,18 @@ def ir_json_bytes(project: ir.Project, root: Path) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=True, sort_keys=False) + "\n").encode("utf-8")
 
 
-def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[Artifact]:
-    """Every enabled target's artifacts, target by target, its units emitted on every core."""
+def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics,
+             on_artifacts=None) -> list[Artifact]:
+    """Every enabled target's artifacts, target by target, its units emitted on every core.
+
+    `on_artifacts` is called with each unit's artifacts as soon as they are
+    made (in no particular order; the writer starts on them).
+    """
     from integc.workers import run_units
 
     units = target_units(project, config, diagnostics)
     artifacts: list[Artifact] = []
-    for unit_artifacts, unit_diagnostics in run_units(units):
+    for unit_artifacts, unit_diagnostics in run_units(units, on_result=on_artifacts):
         artifacts.extend(unit_artifacts)
         diagnostics.items.extend(unit_diagnostics)
     return artifacts

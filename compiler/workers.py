@@ -47,22 +47,31 @@ def processes_for(n_units: int) -> int:
     return min(wanted, n_units)
 
 
-def run_units(units: list[Unit], processes: int | None = None) -> list[Result]:
-    """Each unit's (artifacts, diagnostics), in unit order."""
+def run_units(units: list[Unit], processes: int | None = None, on_result=None) -> list[Result]:
+    """Each unit's (artifacts, diagnostics), in unit order.
+
+    `on_result(artifacts)` is called for each unit as its result arrives, in no set order.
+    """
     n = processes if processes is not None else processes_for(len(units))
     results: list[Result | None] = [None] * len(units)
     children = [child for rank in range(1, n) if (child := _Child.fork(units, rank, n)) is not None]
     for child in children:  # only once every child is forked: no thread runs across a fork
         child.start_reading()
+
+    def settle(i: int, result: Result) -> None:
+        results[i] = result
+        if on_result is not None:
+            on_result(result[0])
+
     for i in range(0, len(units), n):
-        results[i] = _run(units[i])
+        settle(i, _run(units[i]))
     for child in children:
         for i, result in child.collect():
             if 0 <= i < len(units) and i % n == child.rank and results[i] is None:
-                results[i] = result
+                settle(i, result)
     for i, result in enumerate(results):
         if result is None:  # a child did not deliver it
-            results[i] = _run(units[i])
+            settle(i, _run(units[i]))
     return results  # type: ignore[return-value]
 
 

@@ -53,30 +53,62 @@ def previous_outputs(out: Path) -> set[str]:
 
 def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) -> list[str]:
     """Write the artifacts and the manifest as one atomic replacement of `out`."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder")
-    artifacts = sorted(artifacts, key=lambda a: a.path)
-    for artifact in artifacts:
-        if not _safe_relative(artifact.path):
-            raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output folder is an ordinary folder
+    staged = StagedOutput(out)
     try:
-        for folder in sorted({str(PurePosixPath(a.path).parent) for a in artifacts} - {"."}):
-            (staging / folder).mkdir(parents=True, exist_ok=True)
-        with ThreadPoolExecutor(_WRITER_THREADS) as pool:
-            digests = list(pool.map(lambda a: _write_file(staging / a.path, a.content), artifacts))
-        manifest = Artifact(MANIFEST, manifest_bytes(artifacts, inputs, digests))
-        _write_file(staging / MANIFEST, manifest.content)
-        all_files = [*artifacts, manifest]
-        with _exclusive(out.parent):
-            _carry_over_foreign_files(out, staging, {a.path for a in all_files})
-            _swap(staging, out)
+        staged.add(artifacts)
+        return staged.commit(inputs)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        staged.discard()
         raise
-    return [a.path for a in all_files]
+
+
+class StagedOutput:
+    """A build's output, written into a fresh folder beside `out` while the build goes on
+    (threads: writing, fsync and SHA-256 release the GIL), then swapped in whole by `commit`.
+    `discard` (a failed build) removes it; `out` is untouched until `commit`."""
+
+    def __init__(self, out: Path):
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out} exists and is not a folder")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
+        os.chmod(self.folder, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
+        self._pool = ThreadPoolExecutor(_WRITER_THREADS)
+        self._pending: dict[str, tuple[Artifact, object]] = {}
+        self._folders: set[str] = {"."}
+
+    def add(self, artifacts) -> None:
+        """Start writing `artifacts`; a path given twice is written once (the build reports the clash)."""
+        for artifact in artifacts:
+            if not _safe_relative(artifact.path) or artifact.path == MANIFEST:
+                raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
+            if artifact.path in self._pending:
+                continue
+            folder = str(PurePosixPath(artifact.path).parent)
+            if folder not in self._folders:
+                (self.folder / folder).mkdir(parents=True, exist_ok=True)
+                self._folders.add(folder)
+            future = self._pool.submit(_write_file, self.folder / artifact.path, artifact.content)
+            self._pending[artifact.path] = (artifact, future)
+
+    def commit(self, inputs: dict[str, str]) -> list[str]:
+        """Finish writing, add the manifest, swap the folder in; the paths written, sorted."""
+        self._pool.shutdown(wait=True)
+        staged = sorted(self._pending.values(), key=lambda item: item[0].path)
+        artifacts = [artifact for artifact, _ in staged]
+        digests = [future.result() for _, future in staged]
+        manifest = Artifact(MANIFEST, manifest_bytes(artifacts, inputs, digests))
+        _write_file(self.folder / MANIFEST, manifest.content)
+        written = [a.path for a in artifacts] + [MANIFEST]
+        with _exclusive(self.out.parent):
+            _carry_over_foreign_files(self.out, self.folder, set(written))
+            _swap(self.folder, self.out)
+        return written
+
+    def discard(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @contextmanager
