@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
             else:
                 artifacts = phase(f"targets ({processes_for(len(target_units(project, config, Diagnostics())))}"
                                   " processes)", lambda: emit_all(project, config, diagnostics))
-            _check_collisions(artifacts, diagnostics)
+            _check_collisions([a.path for a in artifacts], diagnostics)
             if not args.no_write and not diagnostics.has_errors:
                 inputs = {source.path: source.sha256 for source in project.sources}
                 phase("write", lambda: write_build(config.out, artifacts, inputs))

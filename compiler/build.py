@@ -78,12 +78,13 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             staged = StagedOutput(config.out)
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None
-        artifacts = emit_all(project, config, diagnostics, on_artifacts=staged.add)
+        previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
+        emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous)
         if emit_ir:
             ir_file = Artifact(IR_FILE, ir_json_bytes(project, config.root))
-            artifacts.append(ir_file)
             staged.add([ir_file])
-        _check_collisions(artifacts, diagnostics)
+            emitted.append(IR_FILE)
+        _check_collisions(emitted, diagnostics)
         if diagnostics.has_errors or (strict and diagnostics.items):
             return result
         inputs = {source.path: source.sha256 for source in project.sources}
@@ -96,7 +97,9 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
         staged = None
         result.out = config.out
         if cache is not None:
-            cache.commit(_record(fingerprint, config, compiled, result))
+            record = _record(fingerprint, config, compiled, result)
+            _remember_units(cache, record, emitted_units)
+            cache.commit(record)
             cache = None
         return result
     finally:
@@ -220,7 +223,7 @@ def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostic
     """
     from integc.workers import run_units
 
-    units = target_units(project, config, diagnostics)
+    units = [unit for _, _, unit in target_units(project, config, diagnostics)]
     artifacts: list[Artifact] = []
     for unit_artifacts, unit_diagnostics in run_units(units, on_result=on_artifacts):
         artifacts.extend(unit_artifacts)
@@ -228,10 +231,99 @@ def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostic
     return artifacts
 
 
-def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list:
-    """The units of every enabled target whose options are valid, in target order.
+def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics, staged, cache,
+                 previous: dict) -> tuple[list[str], list[tuple[str, list[str], list[Diagnostic]]]]:
+    """Emit every unit into `staged`, or link its files from the previous build when its inputs
+    and those files are unchanged. Returns the paths, in unit order, and the units emitted now
+    (cache key, paths, diagnostics) for the cache."""
+    from integc.workers import run_units
 
-    A target without `units` is one unit (its whole `emit`), never cached.
+    entries = target_units(project, config, diagnostics)
+    keys: list[str | None] = [None] * len(entries)
+    if cache is not None:
+        memo: dict[int, str] = {}
+        keys = [cache.unit_key(name, options, unit.key, _inputs_repr(unit.inputs, memo))
+                if unit.inputs is not None else None for name, options, unit in entries]
+    paths: list[list[str]] = [[] for _ in entries]
+    todo = []
+    out = str(config.out)
+    for i, key in enumerate(keys):
+        reused = _reuse_unit(cache, key, previous, staged, out) if key is not None and previous else None
+        if reused is None:
+            todo.append(i)
+        else:
+            paths[i], found = reused
+            diagnostics.items.extend(found)
+    results = run_units([entries[i][2] for i in todo], on_result=staged.add)
+    emitted = []
+    for i, (artifacts, found) in zip(todo, results):
+        paths[i] = [a.path for a in artifacts]
+        diagnostics.items.extend(found)
+        if keys[i] is not None:
+            emitted.append((keys[i], paths[i], found))
+    return [path for unit_paths in paths for path in unit_paths], emitted
+
+
+def _inputs_repr(inputs: tuple, memo: dict[int, str]) -> str:
+    """repr(inputs), each IR value's repr computed once per build (units share systems and types)."""
+    parts = []
+    for value in inputs:
+        if type(value) is tuple:
+            parts.append(_inputs_repr(value, memo))
+        else:
+            text = memo.get(id(value))
+            if text is None:
+                text = memo[id(value)] = repr(value)
+            parts.append(text)
+    return f"({', '.join(parts)})"
+
+
+def _previous_outputs(cache, fingerprint: str, config: ProjectConfig) -> dict[str, tuple]:
+    """The last build's outputs (path -> size, inode, mtime, ctime, SHA-256), when it was made by
+    this compiler with these settings into this folder; else {}."""
+    record = cache.load_record()
+    if record is None or record.get("key") != fingerprint:
+        return {}
+    try:
+        return {relative: (size, inode, mtime, ctime, digest)
+                for relative, size, inode, mtime, ctime, digest in record["outputs"]}
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def _reuse_unit(cache, key: str, previous: dict, staged, out: str) -> tuple[list[str], list[Diagnostic]] | None:
+    """Link a unit's files from the last build when they are exactly what it wrote; else None."""
+    import os
+
+    entry = cache.load_unit(key)
+    if entry is None:
+        return None
+    try:
+        outputs = [(str(path), str(digest), int(size)) for path, digest, size in entry["outputs"]]
+        found = [_diagnostic_from_json(d) for d in entry["diagnostics"]]
+        for path, digest, size in outputs:
+            known = previous.get(path)
+            stat = os.stat(f"{out}/{path}", follow_symlinks=False)
+            if known is None or known[4] != digest or known[0] != size or \
+                    (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns) != known[:4]:
+                return None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    for path, digest, size in outputs:
+        staged.link(path, f"{out}/{path}", digest, size)
+    return [path for path, _, _ in outputs], found
+
+
+def _remember_units(cache, record: dict, emitted: list[tuple[str, list[str], list[Diagnostic]]]) -> None:
+    written = {relative: (size, digest) for relative, size, _, _, _, digest in record["outputs"]}
+    for key, paths, found in emitted:
+        cache.remember_unit(key, {"outputs": [[path, written[path][1], written[path][0]] for path in paths],
+                                  "diagnostics": [_diagnostic_json(d) for d in found]})
+
+
+def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[tuple]:
+    """(target name, options, unit) for every unit of every enabled target whose options are
+    valid, in target order. A target without `units` is one unit (its whole `emit`), never cached.
     """
     import functools
 
@@ -247,9 +339,9 @@ def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         if options is None:
             continue
         if hasattr(target, "units"):
-            units.extend(target.units(project, options))
+            units.extend((name, options, unit) for unit in target.units(project, options))
         else:
-            units.append(Unit(name, None, functools.partial(target.emit, project, options)))
+            units.append((name, options, Unit(name, None, functools.partial(target.emit, project, options))))
     return units
 
 
@@ -322,16 +414,16 @@ def _holds_sources(folder: Path) -> bool:
     return False
 
 
-def _check_collisions(artifacts: list[Artifact], diagnostics: Diagnostics) -> None:
+def _check_collisions(paths: list[str], diagnostics: Diagnostics) -> None:
     seen: dict[str, str] = {}
-    for artifact in artifacts:
-        folded = artifact.path.casefold()
+    for path in paths:
+        folded = path.casefold()
         if folded in seen:
-            diagnostics.report("E0801", f"two outputs would be written to `{artifact.path}`"
-                                        + (f" and `{seen[folded]}`" if seen[folded] != artifact.path else ""),
+            diagnostics.report("E0801", f"two outputs would be written to `{path}`"
+                                        + (f" and `{seen[folded]}`" if seen[folded] != path else ""),
                                None, help="rename one of the declarations they come from")
             continue
-        seen[folded] = artifact.path
+        seen[folded] = path
 
 
 def _config_span(config: ProjectConfig, key: str) -> Span:

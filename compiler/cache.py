@@ -13,6 +13,13 @@ What it holds:
   resolved, and every output file's size, inode, mtime and SHA-256. When all
   of that still holds, `integc build` reports the recorded diagnostics and
   writes nothing ("nothing changed").
+- `units/`: for each unit of a target's output (`integc.targets.Unit`), keyed
+  by the compiler, the target, its options, the unit and its IR inputs: the
+  files it wrote (path, SHA-256, size) and what it reported. When a unit's
+  inputs have not changed and its files in the output folder are still the
+  ones the last build wrote (size, inode, mtime, ctime and SHA-256 as that
+  build's record has them), the build hard-links them into the new output
+  instead of emitting them again.
 - `modules/`: each parsed source file (its AST and its parse diagnostics),
   keyed by the compiler, the file's path as shown in diagnostics, the
   nesting limit and the SHA-256 of its text; when one file changes, the
@@ -201,6 +208,8 @@ class BuildCache:
         self._writable = writable
         self._new_modules: dict[str, tuple] = {}
         self._used_modules: set[str] = set()
+        self._new_units: dict[str, dict] = {}
+        self._used_units: set[str] = set()
 
     @classmethod
     def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
@@ -287,6 +296,34 @@ class BuildCache:
         if self._writable:
             self._new_modules[key] = (module, diagnostics)
 
+    # -- targets' units (integc.targets.Unit): which files each wrote, and what it reported
+
+    @staticmethod
+    def unit_key(target: str, options: dict, unit_key: str, inputs_repr: str) -> str:
+        digest = hashlib.sha256(f"{compiler_fingerprint()}\0{target}\0{json.dumps(options, sort_keys=True)}"
+                                f"\0{unit_key}\0".encode())
+        digest.update(inputs_repr.encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def load_unit(self, key: str) -> dict | None:
+        """{"outputs": [[path, sha256, size], ...], "diagnostics": [...]} kept under `key`, or None."""
+        payload = self._read(f"units/{key}")
+        if payload is None:
+            return None
+        try:
+            entry = json.loads(payload)
+        except ValueError:
+            return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), list):
+            return None
+        self._used_units.add(key)
+        return entry
+
+    def remember_unit(self, key: str, entry: dict) -> None:
+        self._used_units.add(key)
+        if self._writable:
+            self._new_units[key] = entry
+
     # -- the record of the last successful build
 
     def load_record(self) -> dict | None:
@@ -314,9 +351,12 @@ class BuildCache:
                     self._used_modules.discard(key)
                     continue
                 self._write(f"modules/{key}", payload)
+            for key, entry in self._new_units.items():
+                self._write(f"units/{key}", json.dumps(entry).encode("utf-8"))
         except OSError:
             pass
         self._new_modules.clear()
+        self._new_units.clear()
         if prune:
             self._prune()
         try:
@@ -328,7 +368,11 @@ class BuildCache:
             pass
 
     def _prune(self) -> None:
-        folder = self._safe_folder("modules/x", create=False)
+        self._prune_folder("modules", self._used_modules)
+        self._prune_folder("units", self._used_units)
+
+    def _prune_folder(self, name: str, used: set[str]) -> None:
+        folder = self._safe_folder(f"{name}/x", create=False)
         if folder is None:
             return
         try:
@@ -336,7 +380,7 @@ class BuildCache:
         except OSError:
             return
         for name in names:
-            if name not in self._used_modules:
+            if name not in used:
                 try:
                     os.unlink(folder / name)
                 except OSError:

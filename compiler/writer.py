@@ -29,11 +29,9 @@ class OutputError(Exception):
     """The output folder cannot be used (exists as a file, not writable...)."""
 
 
-def manifest_bytes(artifacts: list[Artifact], inputs: dict[str, str], digests: list[str] | None = None) -> bytes:
-    """integc-manifest.json; `digests` are the artifacts' SHA-256s when already known (same order)."""
-    if digests is None:
-        digests = [hashlib.sha256(a.content).hexdigest() for a in artifacts]
-    outputs = sorted((a.path, digest, len(a.content)) for a, digest in zip(artifacts, digests))
+def _manifest(files: list[tuple[str, str, int]], inputs: dict[str, str]) -> bytes:
+    """integc-manifest.json from each output's (path, SHA-256, size)."""
+    outputs = sorted(files)
     manifest = {
         "compiler": {"name": "integc", "version": __version__},
         "inputs": {path: {"sha256": digest} for path, digest in sorted(inputs.items())},
@@ -75,32 +73,39 @@ class StagedOutput:
         self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
         os.chmod(self.folder, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
         self._pool = ThreadPoolExecutor(_WRITER_THREADS)
-        self._pending: dict[str, tuple[Artifact, object]] = {}
+        self._pending: dict[str, tuple[int, object]] = {}  # path -> (size, future of its SHA-256)
         self._folders: set[str] = {"."}
 
     def add(self, artifacts) -> None:
         """Start writing `artifacts`; a path given twice is written once (the build reports the clash)."""
         for artifact in artifacts:
-            if not _safe_relative(artifact.path) or artifact.path == MANIFEST:
-                raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
-            if artifact.path in self._pending:
-                continue
-            folder = str(PurePosixPath(artifact.path).parent)
-            if folder not in self._folders:
-                (self.folder / folder).mkdir(parents=True, exist_ok=True)
-                self._folders.add(folder)
-            future = self._pool.submit(_write_file, self.folder / artifact.path, artifact.content)
-            self._pending[artifact.path] = (artifact, future)
+            if self._claim(artifact.path):
+                future = self._pool.submit(_write_file, self.folder / artifact.path, artifact.content)
+                self._pending[artifact.path] = (len(artifact.content), future)
+
+    def link(self, path: str, source: Path, sha256: str, size: int) -> None:
+        """Take the file `source` (of the previous build, known to hold `sha256`) as `path`: a hard
+        link, or a copy where the file system has none. integc never changes a file it wrote."""
+        if self._claim(path):
+            self._pending[path] = (size, self._pool.submit(_link_file, source, f"{self.folder}/{path}", sha256))
+
+    def _claim(self, path: str) -> bool:
+        if not _safe_relative(path) or path == MANIFEST:
+            raise OutputError(f"refusing to write outside the output folder: {path!r}")
+        if path in self._pending:
+            return False
+        folder = str(PurePosixPath(path).parent)
+        if folder not in self._folders:
+            (self.folder / folder).mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        return True
 
     def commit(self, inputs: dict[str, str]) -> list[str]:
         """Finish writing, add the manifest, swap the folder in; the paths written, sorted."""
         self._pool.shutdown(wait=True)
-        staged = sorted(self._pending.values(), key=lambda item: item[0].path)
-        artifacts = [artifact for artifact, _ in staged]
-        digests = [future.result() for _, future in staged]
-        manifest = Artifact(MANIFEST, manifest_bytes(artifacts, inputs, digests))
-        _write_file(self.folder / MANIFEST, manifest.content)
-        written = [a.path for a in artifacts] + [MANIFEST]
+        files = sorted((path, future.result(), size) for path, (size, future) in self._pending.items())
+        _write_file(self.folder / MANIFEST, _manifest(files, inputs))
+        written = [path for path, _, _ in files] + [MANIFEST]
         with _exclusive(self.out.parent):
             _carry_over_foreign_files(self.out, self.folder, set(written))
             _swap(self.folder, self.out)
@@ -135,12 +140,10 @@ def _carry_over_foreign_files(out: Path, staging: Path, written: set[str]) -> No
     ours = previous_outputs(out) | {MANIFEST}
     folders = {str(PurePosixPath(path).parent) for path in written}
     folders = {parent for path in folders for parent in _ancestors(path)}
-    for path in sorted(out.rglob("*")):
-        if path.is_dir() and not path.is_symlink():
-            continue
-        relative = path.relative_to(out).as_posix()
+    for relative in _files_under(out):
         if relative in ours or relative in written:
             continue
+        path = out / relative
         if relative in folders or any(relative.startswith(w + "/") for w in written):
             raise OutputError(f"{path} is in the way of a folder or file integc writes; move it away")
         destination = staging / relative
@@ -149,6 +152,18 @@ def _carry_over_foreign_files(out: Path, staging: Path, written: set[str]) -> No
             os.symlink(os.readlink(path), destination)
         else:
             shutil.copy2(path, destination)
+
+
+def _files_under(folder: Path) -> list[str]:
+    """Every file and link under `folder` (links to folders are not followed), as sorted relative POSIX paths."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        base = os.path.relpath(root, folder).replace(os.sep, "/")
+        prefix = "" if base == "." else base + "/"
+        links = [d for d in dirs if os.path.islink(os.path.join(root, d))]
+        dirs[:] = [d for d in dirs if d not in links]
+        found.extend(prefix + name for name in files + links)
+    return sorted(found)
 
 
 def _swap(staging: Path, out: Path) -> None:
@@ -173,6 +188,16 @@ def _ancestors(folder: str) -> list[str]:
 
 # Writing, fsync and SHA-256 release the GIL: threads overlap the disk's latency.
 _WRITER_THREADS = 8
+
+
+def _link_file(source: Path, path: Path, sha256: str) -> str:
+    try:
+        os.link(source, path, follow_symlinks=False)
+    except OSError:
+        shutil.copyfile(source, path, follow_symlinks=False)
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    return sha256
 
 
 def _write_file(path: Path, content: bytes) -> str:

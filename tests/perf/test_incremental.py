@@ -350,3 +350,36 @@ def test_check_can_reuse_what_a_build_parsed(project: Path, tmp_path: Path) -> N
     assert _diagnostics(reused) == _diagnostics(fresh)
     assert reused.project == fresh.project
     assert sorted(p.name for p in cache_folder(out).rglob("*")) == before  # read only
+
+
+def _inodes(out: Path) -> dict[str, int]:
+    return {p.relative_to(out).as_posix(): p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+
+
+def test_a_changed_file_re_emits_only_the_units_it_feeds(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    before = _inodes(out)
+    target = _system_file(project)
+    name = target.stem
+    target.write_bytes(target.read_bytes().replace(b'title "System', b'title "Renamed system', 1))
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    after = _inodes(out)
+    renewed = sorted(p for p in after if after[p] != before.get(p))
+    # the changed system's document is written again; other systems' files are the same files (linked)
+    assert f"openapi/{name}.openapi.yaml" in renewed
+    kept = [p for p in after if p.startswith("openapi/") and name not in p]
+    assert kept and all(after[p] == before[p] for p in kept)
+    assert "integc-manifest.json" in renewed
+
+
+def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "System', b'title "Renamed system', 1))
+    others = sorted(p for p in (out / "openapi").iterdir() if target.stem not in p.name)
+    victim = others[0]
+    victim.write_bytes(victim.read_bytes() + b"# edited\n")  # same inode, new size and mtime
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    assert not victim.read_bytes().endswith(b"# edited\n")

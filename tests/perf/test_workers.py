@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this
 
 def _units() -> list[Unit]:
     compiled = compile_project(EXAMPLE)
-    return target_units(compiled.project, compiled.config, Diagnostics())
+    return [unit for _, _, unit in target_units(compiled.project, compiled.config, Diagnostics())]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
