@@ -13,7 +13,6 @@ name, paths and operations keep the order of the source.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from typing import Iterable
 
@@ -22,6 +21,7 @@ from integc.ir import Entity, Expose, Field, Operation, Project, System, TypeRef
 from integc.naming import operation_id, plural
 from integc.targets import Artifact, Unit, emit_units
 from integc.targets import schema_common as sc
+from integc.targets.openapi_check import validation_problem
 from integc.targets.serialise import dump_json, dump_yaml
 
 OPENAPI_VERSION = "3.1.0"
@@ -105,86 +105,6 @@ def document_roots(system: System) -> list[tuple[str, str]]:
 
 
 TARGET = OpenAPITarget()
-
-
-# ------------------------------------------------------------------ validation
-
-def validation_problem(doc: dict) -> str | None:
-    """None if `doc` is a valid OpenAPI 3.1 document, else openapi-spec-validator's first complaint."""
-    try:
-        error = next(iter(_spec_validator_class()(doc).iter_errors()), None)
-    except Exception as exc:  # noqa: BLE001 - the validator itself choked: report, never crash
-        return f"{type(exc).__name__}: {exc}"
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in getattr(error, "absolute_path", ()) or ())
-    message = getattr(error, "message", None) or str(error)
-    return f"{message} (at /{where})" if where else message
-
-
-@functools.lru_cache(maxsize=1)
-def _spec_validator_class():
-    """openapi-spec-validator's OpenAPI 3.1 validator, with its per-schema meta-schema check on
-    jsonschema-rs when that is installed.
-
-    The validator checks every Schema Object against the OAS 3.1 base dialect
-    meta-schema; in pure Python that is about three quarters of its time. The
-    subclass runs that one check, against the very same meta-schema (read from
-    openapi-schema-validator's package) with format assertions, in jsonschema-rs.
-    Every other check is the library's own. Without jsonschema-rs, or if
-    anything about the set-up is not as expected, the stock validator is used.
-    """
-    from openapi_spec_validator import OpenAPIV31SpecValidator
-
-    meta = _rust_dialect_validator()
-    if meta is None:
-        return OpenAPIV31SpecValidator
-    try:
-        from openapi_spec_validator.validation import keywords
-        from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
-    except ImportError:
-        return OpenAPIV31SpecValidator
-
-    class SchemaValidator(keywords.OpenAPIV31SchemaValidator):
-        def _validate_schema_meta(self, schema, schema_value):
-            if isinstance(schema_value, dict) and "$schema" in schema_value:
-                return super()._validate_schema_meta(schema, schema_value)  # another dialect
-            error = next(iter(meta.iter_errors(schema_value)), None)
-            if error is None:
-                return None
-            return OpenAPIValidationError(f"{error.message} (in a schema, at /"
-                                          + "/".join(str(p) for p in error.instance_path) + ")")
-
-    class SpecValidator(OpenAPIV31SpecValidator):
-        keyword_validators = {**OpenAPIV31SpecValidator.keyword_validators, "schema": SchemaValidator}
-
-    if SpecValidator.keyword_validators.get("schema") is not SchemaValidator:
-        return OpenAPIV31SpecValidator
-    return SpecValidator
-
-
-def _rust_dialect_validator():
-    """A jsonschema-rs validator of the OAS 3.1 base dialect meta-schema, or None."""
-    try:
-        import jsonschema_rs
-        from importlib.resources import files
-
-        from openapi_schema_validator._dialects import OAS31_BASE_DIALECT_ID
-
-        root = files("openapi_schema_validator") / "schemas" / "oas3.1"
-        dialect = json.loads((root / "metaschema.json").read_text(encoding="utf-8"))
-        vocabulary = json.loads((root / "vocabularies" / "base").read_text(encoding="utf-8"))
-        if dialect.get("$id") != OAS31_BASE_DIALECT_ID:
-            return None
-        registry = jsonschema_rs.Registry([(dialect["$id"], dialect), (vocabulary["$id"], vocabulary)])
-        validator = jsonschema_rs.validator_for(dialect, registry=registry, validate_formats=True)
-        # A quick self-test: it must tell a good schema from a bad one.
-        if not validator.is_valid({"type": ["string", "null"], "pattern": "^a$"}) or \
-                validator.is_valid({"type": "strin"}) or validator.is_valid({"pattern": "[a"}):
-            return None
-        return validator
-    except Exception:  # noqa: BLE001 - any surprise: fall back to the stock validator
-        return None
 
 
 # ------------------------------------------------------------------ names and words
