@@ -2,9 +2,11 @@
 
     python bench/run.py [--sizes 5,50,200,500] [--repeats 3] [--typespec DIR] [--json FILE]
 
-For each N it generates the landscape with ../shared/bench/gen_integ.py N --flows
+For each N it generates the landscape with ../shared/bench/gen_integ.py N
 (N systems, 10 entities of 12 fields each, a 5-operation CRUD expose per
-entity, 2 flows per system) and measures, each measurement in a fresh process:
+entity: the landscape the TypeSpec anchor writes; with --flows, 2 flows per
+system too, which TypeSpec has no equivalent of) and measures, each
+measurement in a fresh process:
 
 - per phase (bench/phases.py: imports, parse, resolve, check, load targets,
   each target, write): median seconds (wall and CPU) of --repeats runs, and
@@ -87,10 +89,11 @@ def load_average() -> str:
 
 # ---------------------------------------------------------------- the workload
 
-def generate(generator: Path, n: int, folder: Path) -> Path:
-    project = folder / f"n{n}"
+def generate(generator: Path, n: int, folder: Path, flows: bool) -> Path:
+    project = folder / (f"n{n}-flows" if flows else f"n{n}")
     if not (project / "main.integ").is_file():
-        subprocess.run([sys.executable, str(generator), str(n), str(project), "--flows"], check=True)
+        subprocess.run([sys.executable, str(generator), str(n), str(project)] + (["--flows"] if flows else []),
+                       check=True)
     return project
 
 
@@ -150,7 +153,8 @@ def measure_phases(project: Path, out: Path, repeats: int, timeout: float, trace
         phases[name] = entry
     return {"phases": phases, "artifacts": timed[-1].get("artifacts"),
             "artifact_bytes": timed[-1].get("artifact_bytes"),
-            "peak_rss_mib": statistics.median(run.get("peak_rss_mib", 0) for run in timed)}
+            "peak_rss_mib": statistics.median(run.get("peak_rss_mib", 0) for run in timed),
+            "children_peak_rss_mib": statistics.median(run.get("children_peak_rss_mib", 0) for run in timed)}
 
 
 # ---------------------------------------------------------------- whole process
@@ -239,7 +243,8 @@ def print_size(n: int, lines: int, result: dict) -> None:
                   f"{_f(entry['peak_mib'], 1):>12}{_f(entry['kept_mib'], 1):>8}")
         if phases["artifacts"] is not None:
             print(f"  ({phases['artifacts']} files, {_f((phases['artifact_bytes'] or 0) / 1e6, 1)} MB; "
-                  f"peak RSS of the phase runs {_f(phases['peak_rss_mib'], 0)} MiB)")
+                  f"peak RSS of the phase runs {_f(phases['peak_rss_mib'], 0)} MiB, of their forked workers "
+                  f"{_f(phases.get('children_peak_rss_mib'), 0)} MiB)")
     processes = result.get("processes", {})
     if processes:
         print(f"  {'whole process':<26}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'RSS MiB':>9}")
@@ -283,6 +288,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also measure each phase's allocations with tracemalloc (a slow extra run)")
     ap.add_argument("--no-processes", action="store_true", help="phase figures only")
+    ap.add_argument("--flows", action="store_true", help="the landscape with 2 flows per system")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--snapshot", action="store_true",
                     help="run a copy of the compiler taken at the start (the tree may change meanwhile)")
@@ -296,10 +302,11 @@ def main(argv: list[str]) -> int:
         os.environ.update(snapshot(args.workdir / "snapshot"))
     single = single_file(args.generator, args.workdir)
     report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "sizes": {}}
-    print(f"integc benchmark: sizes {args.sizes}, {args.repeats} runs each, work folder {args.workdir}"
+    print(f"integc benchmark: sizes {args.sizes}{' with flows' if args.flows else ''}, {args.repeats} runs each, "
+          f"work folder {args.workdir}"
           + (f", TypeSpec in {tsp}" if tsp else ""))
     for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
-        project = generate(args.generator, n, args.workdir)
+        project = generate(args.generator, n, args.workdir, args.flows)
         out = args.workdir / f"out-n{n}"
         result: dict = {"load_before": load_average()}
         if not args.no_phases:

@@ -254,7 +254,9 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         else:
             paths[i], found = reused
             diagnostics.items.extend(found)
-    results = run_units([entries[i][2] for i in todo], on_result=staged.add)
+    first_of_target = tuple(position for position, i in enumerate(todo)
+                            if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
+    results = run_units([entries[i][2] for i in todo], on_result=staged.add, first=first_of_target)
     emitted = []
     for i, (artifacts, found) in zip(todo, results):
         paths[i] = [a.path for a in artifacts]

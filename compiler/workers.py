@@ -2,8 +2,7 @@
 
 After the front end has built the IR, the build forks copies of itself (no
 exec: each child is this same program, with the IR already in its memory),
-and every process emits its share of the units: unit i goes to process
-i mod n. A child sends back its artifacts and diagnostics, pickled, through
+and every process emits its share of the units (every n-th of them). A child sends back its artifacts and diagnostics, pickled, through
 a pipe, and exits; it writes no file and starts nothing. Whatever a child
 does not deliver (it crashed, was killed, sent something unreadable) the
 parent emits itself, so the result never depends on the children: the same
@@ -47,27 +46,36 @@ def processes_for(n_units: int) -> int:
     return min(wanted, n_units)
 
 
-def run_units(units: list[Unit], processes: int | None = None, on_result=None) -> list[Result]:
+def run_units(units: list[Unit], processes: int | None = None, on_result=None, first: tuple[int, ...] = ()) -> list[Result]:
     """Each unit's (artifacts, diagnostics), in unit order.
 
-    `on_result(artifacts)` is called for each unit as its result arrives, in no set order.
+    The units at the indices `first` are emitted here before any fork, so what
+    they build lazily and keep (a target's validators, compiled templates) is
+    built once and shared with the children. `on_result(artifacts)` is called
+    for each unit as its result arrives, in no set order.
     """
-    n = processes if processes is not None else processes_for(len(units))
     results: list[Result | None] = [None] * len(units)
-    children = [child for rank in range(1, n) if (child := _Child.fork(units, rank, n)) is not None]
-    for child in children:  # only once every child is forked: no thread runs across a fork
-        child.start_reading()
 
     def settle(i: int, result: Result) -> None:
         results[i] = result
         if on_result is not None:
             on_result(result[0])
 
-    for i in range(0, len(units), n):
+    n = processes if processes is not None else processes_for(len(units))
+    early = sorted({i for i in first if 0 <= i < len(units)}) if n > 1 else []
+    for i in early:
+        settle(i, _run(units[i]))
+    rest = [i for i in range(len(units)) if results[i] is None]
+    shares = [rest[rank::n] for rank in range(n)]
+    children = [child for rank in range(1, n) if (child := _Child.fork(units, shares[rank], rank)) is not None]
+    for child in children:  # only once every child is forked: no thread runs across a fork
+        child.start_reading()
+    for i in shares[0]:
         settle(i, _run(units[i]))
     for child in children:
+        wanted = set(shares[child.rank])
         for i, result in child.collect():
-            if 0 <= i < len(units) and i % n == child.rank and results[i] is None:
+            if i in wanted and results[i] is None:
                 settle(i, result)
     for i, result in enumerate(results):
         if result is None:  # a child did not deliver it
@@ -93,7 +101,7 @@ class _Child:
         self._reader.start()
 
     @classmethod
-    def fork(cls, units: list[Unit], rank: int, n: int) -> _Child | None:
+    def fork(cls, units: list[Unit], share: list[int], rank: int) -> _Child | None:
         try:
             read_end, write_end = os.pipe()
             pid = os.fork()
@@ -103,8 +111,7 @@ class _Child:
             status = 70
             try:
                 os.close(read_end)
-                payload = pickle.dumps([(i, _run(units[i])) for i in range(rank, len(units), n)],
-                                       protocol=pickle.HIGHEST_PROTOCOL)
+                payload = pickle.dumps([(i, _run(units[i])) for i in share], protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as stream:
                     stream.write(payload)
                 status = 0

@@ -111,7 +111,10 @@ def build_schema(project: Project, kind: str, name: str, shared: dict | None = N
                 {"title": n, **sc.enum_schema(project.enum(n))}))
             continue
         d = project.entity(n) if k == "entity" else project.type(n)
-        if any(r == root for f in d.fields for r in sc.named_refs(f.type)):
+        refs = shared.get(("refs", k, n))
+        if refs is None:
+            refs = shared[("refs", k, n)] = {r for f in d.fields for r in sc.named_refs(f.type)}
+        if root in refs:
             defs[n] = sc.ordered({"title": n, **sc.record_schema(d.fields, ref, description=d.description)})
         else:
             defs[n] = shared.get((k, n)) or shared.setdefault((k, n), sc.ordered(

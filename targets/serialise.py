@@ -42,7 +42,7 @@ _INVISIBLE_ESCAPES = {ord(c): f"\\u{ord(c):04X}" for c in INVISIBLE}
 
 
 def _may_hold_invisible(content: bytes) -> bool:
-    return any(lead in content for lead in _INVISIBLE_LEADS)
+    return not content.isascii() and any(lead in content for lead in _INVISIBLE_LEADS)
 
 
 def escape_invisible(text: str) -> str:
