@@ -23,7 +23,8 @@ from integc import __version__, ir
 from integc.diagnostics import Diagnostics
 from integc.targets import Artifact
 from integc.targets.mapping.codegen import FlowGenerator, GenerationError, py
-from integc.targets.mapping.schemas import entity_schema
+from integc.targets.mapping.pretty import Pretty
+from integc.targets.mapping.schemas import project_cache
 
 __all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_name", "render_module",
            "render_registry"]
@@ -31,10 +32,15 @@ __all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_
 _PLAIN_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
-def _pyblock(value: object) -> str:
-    """A larger JSON-like constant, pretty-printed as a Python literal (checked by `py` first)."""
-    py(value)
-    return pprint.pformat(value, width=100, sort_dicts=False)
+def _pyblock(value: object, pretty: Pretty | None = None) -> str:
+    """A larger JSON-like constant, pretty-printed as a Python literal (checked by `py` first).
+
+    `pretty` keeps the checked values' texts for the build (schemas share parts between flows).
+    """
+    if pretty is None:
+        py(value)
+        return pprint.pformat(value, width=100, sort_dicts=False)
+    return pretty.literal(value)
 
 
 _ENV = jinja2.Environment(
@@ -44,6 +50,7 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
     trim_blocks=False,
     lstrip_blocks=False,
+    auto_reload=False,  # package files: loaded once, not looked at again on every render
 )
 _ENV.filters["py"] = py
 _ENV.filters["pyblock"] = _pyblock
@@ -71,6 +78,7 @@ def _flow(project: ir.Project, flow: ir.Flow | str) -> ir.Flow:
 def render_module(project: ir.Project, flow: ir.Flow | str) -> str:
     """The Python source of the flow's mapping module."""
     flow = _flow(project, flow)
+    cache = project_cache(project)
     generated = FlowGenerator(project, flow).generate()
     return _ENV.get_template("module.py.j2").render(
         version=__version__,
@@ -78,8 +86,9 @@ def render_module(project: ir.Project, flow: ir.Flow | str) -> str:
         source=flow.source,
         target=flow.target,
         description=flow.description,
-        source_schema=entity_schema(project, flow.source, write=False),
-        target_schema=entity_schema(project, flow.target, write=True),
+        source_schema=cache.entity_schema(flow.source, write=False),
+        target_schema=cache.entity_schema(flow.target, write=True),
+        pretty=cache.pretty,
         constants=generated["constants"],
         functions=generated["functions"],
         body=generated["body"],

@@ -9,7 +9,6 @@ must still fit.
 """
 from __future__ import annotations
 
-import copy
 from decimal import Decimal, InvalidOperation
 
 from integc import ir
@@ -17,19 +16,76 @@ from integc.targets import schema_common as sc
 from integc.targets.jsonschema import build_schema, schema_id
 
 
-def entity_schema(project: ir.Project, qualified_name: str, *, write: bool) -> dict:
-    """The JSON Schema of one entity; `write` for the record a flow writes (no @readonly required)."""
-    schema = build_schema(project, "entity", qualified_name)
-    if not write:
+class ProjectCache:
+    """What the mapping target keeps while it renders the flows of one project.
+
+    The entity schemas (built once each, sharing their `$defs` entries and
+    unchanged parts) and the pretty-printer's texts of them. Everything here
+    is shared between flows: never change what it hands out.
+    """
+
+    def __init__(self, project: ir.Project) -> None:
+        from integc.targets.mapping.pretty import Pretty
+
+        self.project = project
+        self.pretty = Pretty()
+        self._defs: dict = {}  # build_schema's shared `$defs` entries
+        self._schemas: dict[tuple[str, bool], dict] = {}
+        self._write_defs: dict[int, tuple[dict, dict]] = {}
+
+    def entity_schema(self, qualified_name: str, *, write: bool) -> dict:
+        schema = self._schemas.get((qualified_name, write))
+        if schema is None:
+            schema = (self._write_schema(qualified_name) if write
+                      else build_schema(self.project, "entity", qualified_name, self._defs))
+            self._schemas[(qualified_name, write)] = schema
         return schema
-    schema = copy.deepcopy(schema)
-    schema["$id"] = schema_id(project, f"{qualified_name}.write.schema.json")
-    _not_required(schema, project.entity(qualified_name).fields)
-    for kind, name in sc.closure(project, [("entity", qualified_name)]):
-        if kind != "enum" and name in schema.get("$defs", {}) and (kind, name) != ("entity", qualified_name):
-            fields = project.entity(name).fields if kind == "entity" else project.type(name).fields
-            _not_required(schema["$defs"][name], fields)
-    return schema
+
+    def _write_schema(self, qualified_name: str) -> dict:
+        """The read schema with @readonly fields no longer required, copying only what changes."""
+        project = self.project
+        base = self.entity_schema(qualified_name, write=False)
+        schema = dict(base)
+        schema["$id"] = schema_id(project, f"{qualified_name}.write.schema.json")
+        _not_required(schema, project.entity(qualified_name).fields)
+        defs = base.get("$defs")
+        if defs:
+            defs = dict(defs)
+            for kind, name in sc.closure(project, [("entity", qualified_name)]):
+                if kind != "enum" and name in defs and (kind, name) != ("entity", qualified_name):
+                    fields = project.entity(name).fields if kind == "entity" else project.type(name).fields
+                    defs[name] = self._write_def(defs[name], fields)
+            schema["$defs"] = defs
+        return schema
+
+    def _write_def(self, definition: dict, fields: tuple[ir.Field, ...]) -> dict:
+        if not any(f.readonly for f in fields):
+            return definition  # nothing to change
+        hit = self._write_defs.get(id(definition))
+        if hit is not None and hit[0] is definition:
+            return hit[1]
+        changed = dict(definition)
+        _not_required(changed, fields)
+        self._write_defs[id(definition)] = (definition, changed)
+        return changed
+
+
+_LAST: list = []  # [ProjectCache] of the project rendered last
+
+
+def project_cache(project: ir.Project) -> ProjectCache:
+    """The cache of `project` (one project at a time: another one starts afresh)."""
+    if not _LAST or _LAST[0].project is not project:
+        _LAST[:] = [ProjectCache(project)]
+    return _LAST[0]
+
+
+def entity_schema(project: ir.Project, qualified_name: str, *, write: bool) -> dict:
+    """The JSON Schema of one entity; `write` for the record a flow writes (no @readonly required).
+
+    The result is shared (project_cache): read it, never change it.
+    """
+    return project_cache(project).entity_schema(qualified_name, write=write)
 
 
 def _not_required(schema: dict, fields: tuple[ir.Field, ...]) -> None:
