@@ -239,16 +239,20 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     from integc.workers import run_units
 
     entries = target_units(project, config, diagnostics)
-    keys: list[str | None] = [None] * len(entries)
-    if cache is not None:
-        memo: dict[int, str] = {}
-        keys = [cache.unit_key(name, options, unit.key, _inputs_repr(unit.inputs, memo))
-                if unit.inputs is not None else None for name, options, unit in entries]
+    memo: dict[int, bytes] = {}
+
+    def keys_of(indices) -> dict[int, str]:
+        return {i: cache.unit_key(entries[i][0], entries[i][1], entries[i][2].key, entries[i][2].inputs, memo)
+                for i in indices if cache is not None and entries[i][2].inputs is not None}
+
+    # With a previous build to reuse from, the keys decide what to emit; without one (a cold build)
+    # they are only stored for next time, and are computed while the writer finishes.
+    keys = keys_of(range(len(entries))) if previous else {}
     paths: list[list[str]] = [[] for _ in entries]
     todo = []
     out = str(config.out)
-    for i, key in enumerate(keys):
-        reused = _reuse_unit(cache, key, previous, staged, out) if key is not None and previous else None
+    for i in range(len(entries)):
+        reused = _reuse_unit(cache, keys[i], previous, staged, out) if i in keys else None
         if reused is None:
             todo.append(i)
         else:
@@ -257,27 +261,15 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
     results = run_units([entries[i][2] for i in todo], on_result=staged.add, first=first_of_target)
+    if not previous:
+        keys = keys_of(todo)
     emitted = []
     for i, (artifacts, found) in zip(todo, results):
         paths[i] = [a.path for a in artifacts]
         diagnostics.items.extend(found)
-        if keys[i] is not None:
+        if i in keys:
             emitted.append((keys[i], paths[i], found))
     return [path for unit_paths in paths for path in unit_paths], emitted
-
-
-def _inputs_repr(inputs: tuple, memo: dict[int, str]) -> str:
-    """repr(inputs), each IR value's repr computed once per build (units share systems and types)."""
-    parts = []
-    for value in inputs:
-        if type(value) is tuple:
-            parts.append(_inputs_repr(value, memo))
-        else:
-            text = memo.get(id(value))
-            if text is None:
-                text = memo[id(value)] = repr(value)
-            parts.append(text)
-    return f"({', '.join(parts)})"
 
 
 def _previous_outputs(cache, fingerprint: str, config: ProjectConfig) -> dict[str, tuple]:

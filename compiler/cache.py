@@ -197,6 +197,44 @@ def _loads(data: bytes):
     return _Unpickler(io.BytesIO(data)).load()
 
 
+# ---------------------------------------------------------------- digests of IR values
+
+@lru_cache(maxsize=1)
+def _ir_dispatch_table() -> dict:
+    """Pickle IR values (and spans) as (class, field values): a faithful, fast serialisation to digest."""
+    from integc import diagnostics, ir
+
+    table = {}
+    for cls in [diagnostics.Span] + [c for c in vars(ir).values() if isinstance(c, type)
+                                     and dataclasses.is_dataclass(c) and c.__module__ == ir.__name__]:
+        get = operator.attrgetter(*[f.name for f in dataclasses.fields(cls)])
+        if len(dataclasses.fields(cls)) == 1:
+            table[cls] = lambda obj, cls=cls, get=get: (cls, (get(obj),))
+        else:
+            table[cls] = lambda obj, cls=cls, get=get: (cls, get(obj))
+    return table
+
+
+def _digest_values(values: tuple, digest, memo: dict[int, bytes]) -> None:
+    """Feed each value's SHA-256 (its pickle, IR classes by their fields) into `digest`: equal values
+    give equal bytes, unequal values unequal bytes."""
+    for value in values:
+        if type(value) is tuple:
+            digest.update(b"(")
+            _digest_values(value, digest, memo)
+            digest.update(b")")
+            continue
+        known = memo.get(id(value))
+        if known is None:
+            stream = io.BytesIO()
+            pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = _ir_dispatch_table()
+            pickler.fast = True  # no memo: the bytes depend on the values only, not on which are shared
+            pickler.dump(value)
+            known = memo[id(value)] = hashlib.sha256(stream.getvalue()).digest()
+        digest.update(known)
+
+
 # ---------------------------------------------------------------- the cache
 
 class BuildCache:
@@ -299,10 +337,12 @@ class BuildCache:
     # -- targets' units (integc.targets.Unit): which files each wrote, and what it reported
 
     @staticmethod
-    def unit_key(target: str, options: dict, unit_key: str, inputs_repr: str) -> str:
+    def unit_key(target: str, options: dict, unit_key: str, inputs: tuple, memo: dict[int, bytes]) -> str:
+        """The key of a unit: the compiler, target, options, unit, and a digest of every input value.
+        `memo` keeps each value's digest by identity for the build (units share systems and types)."""
         digest = hashlib.sha256(f"{compiler_fingerprint()}\0{target}\0{json.dumps(options, sort_keys=True)}"
                                 f"\0{unit_key}\0".encode())
-        digest.update(inputs_repr.encode("utf-8", "surrogatepass"))
+        _digest_values(inputs, digest, memo)
         return digest.hexdigest()
 
     def load_unit(self, key: str) -> dict | None:

@@ -48,8 +48,9 @@ class Unit:
 
     `key` names the unit within its target (unique, stable across builds).
     `inputs` holds the IR values (frozen dataclasses, strings, numbers,
-    tuples) the output depends on; their `repr` is digested, so it must
-    include everything, spans too (diagnostics point at them). A unit whose
+    tuples) the output depends on; they are digested (pickled, IR classes
+    by their field values), so they must include everything the unit
+    reads, spans too (diagnostics point at them). A unit whose
     `inputs` is None is emitted every time.
     """
     key: str

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 
 from integc.diagnostics import Diagnostics
-from integc.ir import Project
+from integc.ir import Project, System
 from integc.targets import Artifact, Unit, emit_units
 from integc.targets import schema_common as sc
 from integc.targets.serialise import dump_json
@@ -49,7 +49,7 @@ class JSONSchemaTarget:
         for system in project.systems:
             roots = [("entity", e.qualified_name) for e in system.entities]
             if roots:
-                units.append(_unit(project, f"system:{system.name}", roots, defs))
+                units.append(_unit(project, f"system:{system.name}", roots, defs, system))
         for typedef in project.types:
             units.append(_unit(project, f"type:{typedef.name}", [("type", typedef.name)], defs))
         if project.enums:
@@ -57,8 +57,9 @@ class JSONSchemaTarget:
         return units
 
 
-def _unit(project: Project, key: str, roots: list[tuple[str, str]], defs: dict) -> Unit:
-    inputs = (project.package, project.version, tuple(roots), sc.definitions(project, sc.closure(project, roots)))
+def _unit(project: Project, key: str, roots: list[tuple[str, str]], defs: dict, system: System | None = None) -> Unit:
+    reached = sc.closure(project, roots)
+    inputs = (project.package, project.version, tuple(roots), system, sc.definitions(project, reached, within=system))
     return Unit(key, inputs, functools.partial(_emit_files, project, roots, defs))
 
 

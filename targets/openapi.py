@@ -71,7 +71,7 @@ class OpenAPITarget:
             if not system.exposes and not system.operations:
                 continue
             reached = sc.closure(project, document_roots(system))
-            inputs = (project.package, project.version, fmt, system, sc.definitions(project, reached))
+            inputs = (project.package, project.version, fmt, system, sc.definitions(project, reached, within=system))
             units.append(Unit(f"system:{system.name}", inputs, functools.partial(_emit_document, project, system, fmt)))
         return units
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from integc.ir import EnumDef, Field, Project, TypeRef
+from integc.ir import EnumDef, Field, Project, System, TypeRef
 
 # A RefFn turns a named type (`kind` is "type", "enum" or "entity"; `name` the
 # type's or enum's name or the entity's qualified name) into a `$ref` string.
@@ -345,7 +345,9 @@ def closure(project: Project, roots: Iterable[tuple[str, str]]) -> list[tuple[st
     return list(seen)
 
 
-def definitions(project: Project, items: Iterable[tuple[str, str]]) -> tuple:
-    """The IR definitions (entities, types, enums) named by `items`, in order: a unit's inputs."""
+def definitions(project: Project, items: Iterable[tuple[str, str]], within: System | None = None) -> tuple:
+    """The IR definitions (entities, types, enums) named by `items`, in order: a unit's inputs.
+    Entities of `within` are left out (a unit that has the system among its inputs has them)."""
     lookup = {"entity": project.entity, "type": project.type, "enum": project.enum}
-    return tuple(lookup[kind](name) for kind, name in items)
+    own = {("entity", e.qualified_name) for e in within.entities} if within is not None else set()
+    return tuple(lookup[kind](name) for kind, name in items if (kind, name) not in own)
