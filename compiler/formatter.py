@@ -23,7 +23,9 @@ The style (docs/ci.md, "Formatting") in short:
   declaration in its original order, one blank line between declarations;
 - inside blocks, blank lines between members are kept (at most one); blank
   lines next to comments are kept, so a `///` block stays attached (or not)
-  to exactly what it documented;
+  to exactly what it documented; a `///` comment that documents nothing gets
+  a blank line after it where the new layout would put a member (or a
+  documenting `///` block) right below it;
 - a comment that ended a line still ends that line; a comment on its own line
   stays on its own line, indented like the code that follows it.
 """
@@ -133,6 +135,29 @@ def _doc_positions(module: s.Module) -> dict[tuple[int, int], str | None]:
     return docs
 
 
+def _documenting_lines(text: str, docs: dict[tuple[int, int], str | None]) -> frozenset[int]:
+    """Lines of the `///` comments that document a node (as parser._Builder._doc reads them).
+
+    Every other `///` comment documents nothing: one after code on its line
+    (`a, /// x`), or a block before a member that shares its line with code
+    (`/// d` + `, b }`). The printer may put such a comment on a line of its
+    own, or that member at the start of one; it then keeps a blank line
+    between them, so that the comment still documents nothing.
+    """
+    from integc.parser import _doc_lines
+
+    lines = _doc_lines(text)
+    attached: set[int] = set()
+    for (line, _), doc in docs.items():
+        if doc is None:
+            continue
+        line -= 1
+        while line in lines and line not in attached:
+            attached.add(line)
+            line -= 1
+    return frozenset(attached)
+
+
 # ---------------------------------------------------------------- entry points
 
 @dataclass(frozen=True)
@@ -157,7 +182,8 @@ def format_text(text: str, file: str = "<input>") -> Formatted:
     if module is None:
         raise FormatError([d for d in diagnostics.sorted() if d.is_error])
     tree, comments = _parse_all_tokens(text)
-    printer = _Printer(text, comments, _doc_positions(module), parser_inherits_docs())
+    docs = _doc_positions(module)
+    printer = _Printer(text, comments, docs, parser_inherits_docs(), _documenting_lines(text, docs))
     formatted = printer.file(tree)
     check = Diagnostics()
     again = parse_module(formatted, file, check)
@@ -252,13 +278,15 @@ def _strip_comma(child) -> tuple[list, list]:
 # ---------------------------------------------------------------- the printer
 
 class _Printer:
-    def __init__(self, text: str, comments: list[Token], docs: dict, inherits: bool, inline_only: bool = False):
+    def __init__(self, text: str, comments: list[Token], docs: dict, inherits: bool,
+                 documenting: frozenset[int] = frozenset(), inline_only: bool = False):
         self.text_lines = text.split("\n")
         self.comments = comments
         self.ci = 0  # next comment to print
         self.cend = len(comments)  # comments at or after this index belong elsewhere
         self.docs = docs
         self.inherits = inherits
+        self.documenting = documenting  # source lines of the `///` comments that document a node
         self.inline_only = inline_only
         self.lines: list[str] = []
         self.line: str | None = None  # the line being written (with its indentation)
@@ -426,6 +454,13 @@ class _Printer:
         """A member the parser documented through the line it shares with the code before it."""
         return self._doc_of(item.tree) is not None and not self._first_on_line(item.first)
 
+    def _inert_doc(self, comment: Token) -> bool:
+        """A `///` comment that documents nothing: it must not come to stand right above a node."""
+        return comment.value.startswith("///") and comment.line not in self.documenting
+
+    def _documentable(self, item: _Item) -> bool:
+        return (item.first.line, item.first.column) in self.docs
+
     def _item(self, item: _Item, indent: int, first_in_block: bool, sticky: bool, sep: str) -> None:
         self._flush_trailing(item.first.start_pos)
         leading = self._pending(item.first.start_pos)
@@ -438,9 +473,11 @@ class _Printer:
             blank = not first_in_block and first_line - self.last_src_line >= 2
             if leading:
                 for i, comment in enumerate(leading):
-                    gap = comment.line - self.last_src_line >= 2
+                    gap = comment.line - self.last_src_line >= 2 or (
+                        i > 0 and self._inert_doc(leading[i - 1]) and comment.line in self.documenting)
                     self._emit_comment_line(comment, indent, blank if i == 0 else gap)
-                blank = item.first.line - self.last_src_line >= 2
+                blank = item.first.line - self.last_src_line >= 2 or (
+                    self._inert_doc(leading[-1]) and self._documentable(item))
             self._start_line(indent, blank)
         saved = self.cont
         self.cont = indent + CONTINUATION

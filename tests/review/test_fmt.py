@@ -279,6 +279,90 @@ flow f {
     assert comment_texts(source) == comment_texts(out)
 
 
+def test_dangling_doc_comment_stays_dangling():
+    """A `///` comment that documents nothing (parser._Builder._doc) still documents nothing once formatted.
+
+    Such a comment stands before a member that shares its line (`, b`), or
+    after code on its line (`, /// x`). The formatter puts the member, or the
+    comment, on a line of its own; a blank line after the comment keeps it
+    from documenting what follows (found by test_grammar_generated_programs,
+    which used to get `result.kept`).
+    """
+    from integc.diagnostics import Diagnostics
+    from integc.formatter import _shape
+    from integc.parser import parse_module
+
+    source = '''\
+enum Tier { free
+  /// documents nothing
+  , pro }
+type T { x: int
+/// one
+/// two
+, y: int
+/// before a plain comment
+# plain
+, z: int }
+system s {
+  entity C { id: uuid }
+  /// documents e only
+  event e: C event f: C
+}
+enum E { a
+/// dangling
+, /// after code: not a doc comment
+/// documents b
+b }
+'''
+    result = format_text(source)
+    assert result.kept is None
+    assert result.text == '''\
+enum Tier {
+  free
+  /// documents nothing
+
+  pro
+}
+
+type T {
+  x: int
+  /// one
+  /// two
+
+  y: int
+  /// before a plain comment
+  # plain
+  z: int
+}
+
+system s {
+  entity C {
+    id: uuid
+  }
+  /// documents e only
+  event e: C
+  event f: C
+}
+
+enum E {
+  a
+  /// dangling
+  /// after code: not a doc comment
+
+  /// documents b
+  b
+}
+'''
+    assert format_source(result.text) == result.text
+    assert comment_texts(source) == comment_texts(result.text)
+    before, after = (parse_module(t, "x.integ", Diagnostics()) for t in (source, result.text))
+    assert _shape(after) == _shape(before)
+    assert [m.doc for m in after.declarations[0].members] == [None, None]
+    assert [f.doc for f in after.declarations[1].fields] == [None, None, None]
+    assert [getattr(m, "doc", None) for m in after.declarations[2].members] == [None, "documents e only", None]
+    assert [m.doc for m in after.declarations[3].members] == [None, "documents b"]
+
+
 def test_long_match_and_enum_break_into_lines():
     arms = ", ".join(f"value_number_{i} -> \"result number {i}\"" for i in range(5))
     source = f"flow f {{ map {{ x = match y {{ {arms} }} }} }}\n"
