@@ -225,7 +225,7 @@ def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostic
 
     units = [unit for _, _, unit in target_units(project, config, diagnostics)]
     artifacts: list[Artifact] = []
-    for unit_artifacts, unit_diagnostics in run_units(units, on_result=on_artifacts):
+    for unit_artifacts, unit_diagnostics in run_units(units, on_result=on_artifacts)[0]:
         artifacts.extend(unit_artifacts)
         diagnostics.items.extend(unit_diagnostics)
     return artifacts
@@ -260,9 +260,17 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
             diagnostics.items.extend(found)
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
-    results = run_units([entries[i][2] for i in todo], on_result=staged.add, first=first_of_target)
-    if not previous:
-        keys = keys_of(todo)
+    side_jobs = ()
+    if cache is not None:
+        # Work for the cache, done by a worker while the others emit: pickling the files parsed now,
+        # and in a cold build the units' keys (with a previous build they were needed first).
+        side_jobs = (cache.pickle_new_modules,) + (() if previous else (lambda: keys_of(todo),))
+    results, side = run_units([entries[i][2] for i in todo], on_result=staged.add, first=first_of_target,
+                              side_jobs=side_jobs)
+    if cache is not None:
+        cache.adopt_pickled(side[0])
+        if not previous:
+            keys = side[1]
     emitted = []
     for i, (artifacts, found) in zip(todo, results):
         paths[i] = [a.path for a in artifacts]

@@ -248,6 +248,7 @@ class BuildCache:
         self._used_modules: set[str] = set()
         self._new_units: dict[str, dict] = {}
         self._used_units: set[str] = set()
+        self._pickled: dict[str, bytes | None] | None = None
 
     @classmethod
     def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
@@ -328,6 +329,22 @@ class BuildCache:
         self._used_modules.add(key)
         return module, diagnostics
 
+    def pickle_new_modules(self) -> dict[str, bytes | None]:
+        """The payload of each module parsed in this build (None: too deep to pickle). Pure work, no
+        I/O: a build's forked worker does it while the build emits (`adopt_pickled`)."""
+        pickled: dict[str, bytes | None] = {}
+        for key, value in self._new_modules.items():
+            try:
+                pickled[key] = _dumps(value)
+            except (RecursionError, pickle.PicklingError):
+                pickled[key] = None
+        return pickled
+
+    def adopt_pickled(self, pickled: dict[str, bytes | None]) -> None:
+        """Use payloads made by `pickle_new_modules` (in another process) when committing."""
+        if set(pickled) == set(self._new_modules):
+            self._pickled = pickled
+
     def remember_module(self, key: str, module, diagnostics: list) -> None:
         """Keep a freshly parsed module, to be written by `commit`."""
         self._used_modules.add(key)
@@ -384,10 +401,9 @@ class BuildCache:
         if not self._writable:
             return
         try:
-            for key, value in self._new_modules.items():
-                try:
-                    payload = _dumps(value)
-                except (RecursionError, pickle.PicklingError):  # nesting deeper than pickle goes: not cached
+            pickled = self._pickled if self._pickled is not None else self.pickle_new_modules()
+            for key, payload in pickled.items():
+                if payload is None:  # nesting deeper than pickle goes: not cached
                     self._used_modules.discard(key)
                     continue
                 self._write(f"modules/{key}", payload)
@@ -397,6 +413,7 @@ class BuildCache:
             pass
         self._new_modules.clear()
         self._new_units.clear()
+        self._pickled = None
         if prune:
             self._prune()
         try:

@@ -2,8 +2,9 @@
 
 After the front end has built the IR, the build forks copies of itself (no
 exec: each child is this same program, with the IR already in its memory),
-and every process emits its share of the units (every n-th of them). A child sends back its artifacts and diagnostics, pickled, through
-a pipe, and exits; it writes no file and starts nothing. Whatever a child
+and every process takes units from a shared queue until it is empty. A
+child sends back its artifacts and diagnostics, pickled, through a pipe,
+and exits; it writes no file and starts nothing. Whatever a child
 does not deliver (it crashed, was killed, sent something unreadable) the
 parent emits itself, so the result never depends on the children: the same
 artifacts, in unit order, as one process would give.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from integc.diagnostics import Diagnostic, Diagnostics
 
@@ -46,13 +47,18 @@ def processes_for(n_units: int) -> int:
     return min(wanted, n_units)
 
 
-def run_units(units: list[Unit], processes: int | None = None, on_result=None, first: tuple[int, ...] = ()) -> list[Result]:
-    """Each unit's (artifacts, diagnostics), in unit order.
+def run_units(units: list[Unit], processes: int | None = None, on_result=None, first: tuple[int, ...] = (),
+              side_jobs: tuple[Callable[[], object], ...] = ()) -> tuple[list[Result], list[object]]:
+    """Each unit's (artifacts, diagnostics), in unit order, and each side job's value.
 
     The units at the indices `first` are emitted here before any fork, so what
     they build lazily and keep (a target's validators, compiled templates) is
-    built once and shared with the children. `on_result(artifacts)` is called
-    for each unit as its result arrives, in no set order.
+    built once and shared with the children. Then every process takes the
+    next unit from a shared queue until none is left: a slow unit or a busy
+    core does not hold the others back. `side_jobs` (work for the build that
+    is not a unit, such as preparing the cache) run in the last child before
+    it takes units, or here when there is no child. `on_result(artifacts)` is
+    called for each unit as its result arrives, in no set order.
     """
     results: list[Result | None] = [None] * len(units)
 
@@ -62,25 +68,36 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
             on_result(result[0])
 
     n = processes if processes is not None else processes_for(len(units))
-    early = sorted({i for i in first if 0 <= i < len(units)}) if n > 1 else []
-    for i in early:
+    for i in sorted({i for i in first if 0 <= i < len(units)}) if n > 1 else []:
         settle(i, _run(units[i]))
-    rest = [i for i in range(len(units)) if results[i] is None]
-    shares = [rest[rank::n] for rank in range(n)]
-    children = [child for rank in range(1, n) if (child := _Child.fork(units, shares[rank], rank)) is not None]
-    for child in children:  # only once every child is forked: no thread runs across a fork
-        child.start_reading()
-    for i in shares[0]:
-        settle(i, _run(units[i]))
+    queue = _Queue.of([i for i in range(len(units)) if results[i] is None]) if n > 1 else None
+    children = []
+    if queue is not None:
+        for rank in range(1, n):
+            child = _Child.fork(units, queue, side_jobs if rank == n - 1 else ())
+            if child is not None:
+                children.append(child)
+        queue.close_writer()
+        for child in children:  # only once every child is forked: no thread runs across a fork
+            child.start_reading()
+    side_values: list[object] | None = None if children else [job() for job in side_jobs]
+    if queue is not None:
+        while (i := queue.take()) is not None:
+            settle(i, _run(units[i]))
+        queue.close()
     for child in children:
-        wanted = set(shares[child.rank])
-        for i, result in child.collect():
-            if i in wanted and results[i] is None:
+        delivered = child.collect()
+        for i, result in delivered.get("units", []):
+            if 0 <= i < len(units) and results[i] is None:
                 settle(i, result)
+        if "side" in delivered:
+            side_values = delivered["side"]
     for i, result in enumerate(results):
         if result is None:  # a child did not deliver it
             settle(i, _run(units[i]))
-    return results  # type: ignore[return-value]
+    if side_values is None:  # the child that had them did not deliver them
+        side_values = [job() for job in side_jobs]
+    return results, side_values  # type: ignore[return-value]
 
 
 def _run(unit: Unit) -> Result:
@@ -89,11 +106,57 @@ def _run(unit: Unit) -> Result:
     return list(artifacts), list(diagnostics.items)
 
 
-class _Child:
-    """One forked worker: its pid, and a thread draining its pipe while the parent works."""
+class _Queue:
+    """Unit indices in a pipe, 4 bytes each, written before the fork: each process reads the next one.
+    A read of 4 bytes from a pipe is atomic, so every index goes to exactly one process."""
 
-    def __init__(self, pid: int, rank: int, descriptor: int):
-        self.pid, self.rank = pid, rank
+    def __init__(self, read_end: int, write_end: int | None):
+        self._read_end, self._write_end = read_end, write_end
+
+    @classmethod
+    def of(cls, indices: list[int]) -> _Queue | None:
+        data = b"".join(i.to_bytes(4, "little") for i in indices)
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            return None
+        if len(data) > _pipe_capacity(write_end, len(data)):  # the queue must be written in one go
+            os.close(read_end)
+            os.close(write_end)
+            return None
+        os.write(write_end, data)
+        return cls(read_end, write_end)
+
+    def close_writer(self) -> None:
+        if self._write_end is not None:
+            os.close(self._write_end)
+            self._write_end = None
+
+    def take(self) -> int | None:
+        data = os.read(self._read_end, 4)
+        return int.from_bytes(data, "little") if len(data) == 4 else None
+
+    def close(self) -> None:
+        os.close(self._read_end)
+
+
+def _pipe_capacity(descriptor: int, wanted: int) -> int:
+    """How many bytes the pipe holds, enlarged towards `wanted` where the platform allows."""
+    try:
+        import fcntl
+
+        if wanted > fcntl.fcntl(descriptor, fcntl.F_GETPIPE_SZ):
+            fcntl.fcntl(descriptor, fcntl.F_SETPIPE_SZ, wanted)
+        return fcntl.fcntl(descriptor, fcntl.F_GETPIPE_SZ)
+    except (ImportError, AttributeError, OSError):
+        return 4096  # PIPE_BUF, the least any POSIX pipe holds
+
+
+class _Child:
+    """One forked worker: its pid, and a thread draining its answer while the parent works."""
+
+    def __init__(self, pid: int, descriptor: int):
+        self.pid = pid
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._drain, args=(descriptor,), daemon=True)
 
@@ -101,39 +164,46 @@ class _Child:
         self._reader.start()
 
     @classmethod
-    def fork(cls, units: list[Unit], share: list[int], rank: int) -> _Child | None:
+    def fork(cls, units: list[Unit], queue: _Queue, side_jobs: tuple) -> _Child | None:
         try:
             read_end, write_end = os.pipe()
             pid = os.fork()
         except OSError:
             return None
-        if pid == 0:  # the child: emit its share, send it, leave without running any cleanup
+        if pid == 0:  # the child: side jobs, then units until the queue is empty; send; leave at once
             status = 70
             try:
                 os.close(read_end)
-                payload = pickle.dumps([(i, _run(units[i])) for i in share], protocol=pickle.HIGHEST_PROTOCOL)
+                queue.close_writer()
+                answer: dict = {"side": [job() for job in side_jobs]} if side_jobs else {}
+                done = []
+                while (i := queue.take()) is not None:
+                    done.append((i, _run(units[i])))
+                answer["units"] = done
+                payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as stream:
                     stream.write(payload)
                 status = 0
             finally:
                 os._exit(status)
         os.close(write_end)
-        return cls(pid, rank, read_end)
+        return cls(pid, read_end)
 
     def _drain(self, descriptor: int) -> None:
         with os.fdopen(descriptor, "rb") as stream:
             while chunk := stream.read(1 << 20):
                 self._chunks.append(chunk)
 
-    def collect(self) -> list[tuple[int, Result]]:
+    def collect(self) -> dict:
         self._reader.join()
         try:
             _, status = os.waitpid(self.pid, 0)
         except ChildProcessError:
-            return []
+            return {}
         if status != 0:
-            return []
+            return {}
         try:
-            return pickle.loads(b"".join(self._chunks))
-        except Exception:  # noqa: BLE001 - a truncated or damaged answer: the parent emits those units
-            return []
+            answer = pickle.loads(b"".join(self._chunks))
+        except Exception:  # noqa: BLE001 - a truncated or damaged answer: the parent does that work
+            return {}
+        return answer if isinstance(answer, dict) else {}

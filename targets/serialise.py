@@ -114,8 +114,24 @@ def _string_event(text: str) -> events.ScalarEvent:
     return event
 
 
+_SCALAR_EVENTS: dict[tuple[type, object], events.ScalarEvent] = {}
+
+
 def _scalar_event(value: object) -> events.ScalarEvent:
-    """bool, int, float, None: PyYAML's own representation and resolution."""
+    """bool, int, None (kept, by type and value) and float: PyYAML's own representation and resolution."""
+    kind = type(value)
+    if kind is float:
+        return _new_scalar_event(value)
+    key = (kind, value)
+    event = _SCALAR_EVENTS.get(key)
+    if event is None:
+        if len(_SCALAR_EVENTS) >= _STRING_EVENTS_MAX:
+            _SCALAR_EVENTS.clear()
+        event = _SCALAR_EVENTS[key] = _new_scalar_event(value)
+    return event
+
+
+def _new_scalar_event(value: object) -> events.ScalarEvent:
     node = _REPRESENTER.represent_data(value)
     _REPRESENTER.represented_objects.clear()
     implicit = (_RESOLVER.resolve(ScalarNode, node.value, (True, False)) == node.tag,

@@ -45,7 +45,7 @@ def test_what_a_child_does_not_deliver_the_parent_emits(monkeypatch):
         return [Artifact("x", b"x")]
 
     units = [Unit(f"u{i}", None, fragile) for i in range(6)]
-    results = workers.run_units(units, 2)
+    results, _ = workers.run_units(units, 2)
     assert [artifacts for artifacts, _ in results] == [[Artifact("x", b"x")]] * 6
     assert all(d.message == "emitted by the parent" for _, items in results for d in items)
 
@@ -58,7 +58,7 @@ def test_a_child_killed_midway_changes_nothing():
             os._exit(9)
         return [Artifact("y", b"y")]
 
-    assert workers.run_units([Unit(f"u{i}", None, dies_in_child) for i in range(4)], 2) == [([Artifact("y", b"y")], [])] * 4
+    assert workers.run_units([Unit(f"u{i}", None, dies_in_child) for i in range(4)], 2)[0] == [([Artifact("y", b"y")], [])] * 4
 
 
 def test_integc_jobs_sets_the_number_of_processes(monkeypatch):
@@ -84,3 +84,24 @@ def test_a_parallel_build_writes_the_same_bytes(tmp_path, monkeypatch):
     assert not serial.diagnostics.has_errors
     assert [d.code for d in parallel.diagnostics.sorted()] == [d.code for d in serial.diagnostics.sorted()]
     assert _tree(tmp_path / "parallel") == _tree(tmp_path / "serial")
+
+
+def test_side_jobs_run_in_a_child_or_here():
+    units = [Unit(f"u{i}", None, lambda diagnostics, i=i: [Artifact(f"f{i}", b"")]) for i in range(20)]
+    results, side = workers.run_units(units, 2, side_jobs=(os.getpid, lambda: "value"))
+    assert side[0] != os.getpid() and side[1] == "value"
+    assert [a.path for artifacts, _ in results for a in artifacts] == [f"f{i}" for i in range(20)]
+    assert workers.run_units(units, 1, side_jobs=(os.getpid,))[1] == [os.getpid()]
+
+
+def test_every_unit_is_emitted_once_across_processes(tmp_path):
+    # Each emission leaves a mark; the queue hands every unit to exactly one process.
+    def mark(diagnostics, i):
+        (tmp_path / f"{i}-{os.getpid()}").touch()
+        return []
+
+    units = [Unit(f"u{i}", None, lambda diagnostics, i=i: mark(diagnostics, i)) for i in range(200)]
+    workers.run_units(units, 3)
+    marks = [p.name.split("-") for p in tmp_path.iterdir()]
+    assert sorted(int(i) for i, _ in marks) == list(range(200))
+    assert len({pid for _, pid in marks}) > 1
