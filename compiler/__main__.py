@@ -1,3 +1,3 @@
-from integc.cli import main
+from integc.cli import run
 
-main()
+run()

@@ -313,6 +313,7 @@ def _reuse_unit(cache, key: str, previous: dict, staged, out: str) -> tuple[list
         return None
     for path, digest, size in outputs:
         staged.link(path, f"{out}/{path}", digest, size)
+    cache.remember_unit(key, entry)
     return [path for path, _, _ in outputs], found
 
 

@@ -13,9 +13,9 @@ What it holds:
   resolved, and every output file's size, inode, mtime and SHA-256. When all
   of that still holds, `integc build` reports the recorded diagnostics and
   writes nothing ("nothing changed").
-- `units/`: for each unit of a target's output (`integc.targets.Unit`), keyed
-  by the compiler, the target, its options, the unit and its IR inputs: the
-  files it wrote (path, SHA-256, size) and what it reported. When a unit's
+- in the record, for each unit of a target's output (`integc.targets.Unit`),
+  keyed by the compiler, the target, its options, the unit and its IR
+  inputs: the files it wrote (path, SHA-256, size) and what it reported. When a unit's
   inputs have not changed and its files in the output folder are still the
   ones the last build wrote (size, inode, mtime, ctime and SHA-256 as that
   build's record has them), the build hard-links them into the new output
@@ -49,6 +49,7 @@ import stat
 import sys
 import tempfile
 from functools import lru_cache
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 FORMAT = 1
@@ -246,8 +247,8 @@ class BuildCache:
         self._writable = writable
         self._new_modules: dict[str, tuple] = {}
         self._used_modules: set[str] = set()
-        self._new_units: dict[str, dict] = {}
-        self._used_units: set[str] = set()
+        self._units: dict[str, dict] = {}
+        self._record_units: dict | None = None
         self._pickled: dict[str, bytes | None] | None = None
 
     @classmethod
@@ -363,23 +364,20 @@ class BuildCache:
         return digest.hexdigest()
 
     def load_unit(self, key: str) -> dict | None:
-        """{"outputs": [[path, sha256, size], ...], "diagnostics": [...]} kept under `key`, or None."""
-        payload = self._read(f"units/{key}")
-        if payload is None:
-            return None
-        try:
-            entry = json.loads(payload)
-        except ValueError:
-            return None
+        """{"outputs": [[path, sha256, size], ...], "diagnostics": [...]}: what the unit with this key
+        wrote and reported in the last successful build (its record), or None."""
+        if self._record_units is None:
+            record = self.load_record()
+            units = record.get("units") if record is not None else None
+            self._record_units = units if isinstance(units, dict) else {}
+        entry = self._record_units.get(key)
         if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), list):
             return None
-        self._used_units.add(key)
         return entry
 
     def remember_unit(self, key: str, entry: dict) -> None:
-        self._used_units.add(key)
-        if self._writable:
-            self._new_units[key] = entry
+        """Keep a unit of this build (emitted or reused) in the record `commit` writes."""
+        self._units[key] = entry
 
     # -- the record of the last successful build
 
@@ -400,36 +398,31 @@ class BuildCache:
         """
         if not self._writable:
             return
+        pickled = self._pickled if self._pickled is not None else self.pickle_new_modules()
+        for key, payload in pickled.items():
+            if payload is None:  # nesting deeper than pickle goes: not cached
+                self._used_modules.discard(key)
         try:
-            pickled = self._pickled if self._pickled is not None else self.pickle_new_modules()
-            for key, payload in pickled.items():
-                if payload is None:  # nesting deeper than pickle goes: not cached
-                    self._used_modules.discard(key)
-                    continue
-                self._write(f"modules/{key}", payload)
-            for key, entry in self._new_units.items():
-                self._write(f"units/{key}", json.dumps(entry).encode("utf-8"))
+            with ThreadPoolExecutor(8) as pool:  # many small files: overlap the system calls
+                for done in [pool.submit(self._write, f"modules/{key}", payload)
+                             for key, payload in pickled.items() if payload is not None]:
+                    done.result()
         except OSError:
             pass
         self._new_modules.clear()
-        self._new_units.clear()
         self._pickled = None
         if prune:
             self._prune()
         try:
             if record is not None:
-                self._write("record", json.dumps({**record, "format": FORMAT}).encode("utf-8"))
+                self._write("record", json.dumps({**record, "units": self._units, "format": FORMAT}).encode("utf-8"))
             if not os.path.lexists(self.folder / "README.txt"):
                 self._write("README.txt", _README.encode("utf-8"), signed=False)
         except OSError:
             pass
 
     def _prune(self) -> None:
-        self._prune_folder("modules", self._used_modules)
-        self._prune_folder("units", self._used_units)
-
-    def _prune_folder(self, name: str, used: set[str]) -> None:
-        folder = self._safe_folder(f"{name}/x", create=False)
+        folder = self._safe_folder("modules/x", create=False)
         if folder is None:
             return
         try:
@@ -437,7 +430,7 @@ class BuildCache:
         except OSError:
             return
         for name in names:
-            if name not in used:
+            if name not in self._used_modules:
                 try:
                     os.unlink(folder / name)
                 except OSError:

@@ -77,6 +77,43 @@ def run_guarded(action) -> None:
     sys.exit(code or EXIT_OK)
 
 
+_PROGRAM: dict[str, bool] = {"running": False, "one_shot": False}
+
+
+def _one_shot() -> None:
+    """This command compiles once and ends: as the program (`run`), skip the collector and the
+    heap's teardown."""
+    if _PROGRAM["running"]:
+        import gc
+
+        _PROGRAM["one_shot"] = True
+        gc.disable()
+
+
+def run() -> None:
+    """The `integc` program: `main`, then, after a one-shot `check` or `build`, leave at once.
+
+    Such a command ends with hundreds of thousands of objects alive (the AST,
+    the IR); collecting them, and tearing them down at exit, cost ~0.3 s at
+    N=200 and free nothing the operating system does not take back anyway.
+    Output streams are flushed first; every file a build writes is closed by
+    then. Calling `main` (tests, the jail) is unaffected.
+    """
+    _PROGRAM["running"] = True
+    try:
+        main()
+    except SystemExit as done:
+        if not _PROGRAM["one_shot"]:
+            raise
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
 path_argument = click.argument("path", default=".", type=click.Path(path_type=Path))
 format_option = click.option("--format", "output_format", type=click.Choice(FORMATS), default="text",
                              show_default=True, help="How to print problems.")
@@ -107,6 +144,7 @@ def check(path: Path, strict: bool, output_format: str) -> None:
     """Check a project (a folder or an entry file) without writing anything."""
     from integc.pipeline import compile_project
 
+    _one_shot()
     def action() -> int:
         result = compile_project(path)
         found = result.diagnostics.sorted()
@@ -140,6 +178,7 @@ def build(path: Path, out: Path | None, strict: bool, output_format: str, emit_i
         from integc.watch import watch_and_rebuild
         run_guarded(lambda: watch_and_rebuild(path, out, action))
         return
+    _one_shot()
     run_guarded(action)
 
 
