@@ -357,11 +357,13 @@ def emit_target(name: str, target, project: ir.Project, config: ProjectConfig,
 
 def target_options(name: str, target, config: ProjectConfig, diagnostics: Diagnostics) -> dict | None:
     """The target's options from integc.toml, validated; None when it is disabled or they are invalid."""
-    import jsonschema
-
     options = dict(config.targets.get(name, {}))
     if not options.pop("enabled", True):
         return None
+    if not options and _accepts_empty_object(target.options_schema):
+        return options  # nothing to validate (and no need to import jsonschema)
+    import jsonschema
+
     errors = sorted(jsonschema.Draft202012Validator(target.options_schema).iter_errors(options),
                     key=lambda e: list(e.absolute_path))
     for error in errors:
@@ -369,6 +371,13 @@ def target_options(name: str, target, config: ProjectConfig, diagnostics: Diagno
         diagnostics.report("E0403", f"invalid option for target `{name}`{f' `{where}`' if where else ''}: "
                                     f"{error.message}", _config_span(config, name))
     return None if errors else options
+
+
+def _accepts_empty_object(schema: dict) -> bool:
+    """True when `{}` is valid for `schema` on its face: an object schema with nothing that could
+    require a key (no required, minProperties, combinators, conditionals...)."""
+    harmless = {"$schema", "$id", "title", "description", "type", "properties", "additionalProperties"}
+    return schema.get("type") == "object" and set(schema) <= harmless
 
 
 def _check_out_folder(config: ProjectConfig) -> None:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import jsonschema
-
 from integc.diagnostics import Diagnostics, Span
 
 CONFIG_NAME = "integc.toml"
@@ -150,6 +148,8 @@ def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
         diagnostics.report("E0403", f"integc.toml is not valid TOML: {_strip_position(str(error))}",
                            Span(display_path(config_file), line, column, line, column + 1))
         return None
+    import jsonschema  # only a project with an integc.toml pays for importing it
+
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
     for error in errors:
