@@ -15,7 +15,8 @@ The style (docs/ci.md, "Formatting") in short:
   `enum Tier { free, pro }`, `match t { a -> 1, b -> 2 }`,
   `auth api_key { header "X-Api-Key", secret "k" }`, `["a", "b"]`, as long
   as the line fits in 100 columns and nothing inside carries a comment;
-  otherwise one item per line;
+  otherwise one item per line (a `match` keeps the comma before an arm that
+  starts with `-` or `+`: `2` + newline + `-7 -> 3` would read as `2 - 7`);
 - one space around `=`, `->`, binary operators and after `:` and `,`; none
   inside `()`/`[]`, around `.`, before `?`, in `list<T>`, after `@` or a
   unary minus, or between a function (or annotation) name and `(`;
@@ -48,6 +49,16 @@ CONTINUATION = 4
 # anonymous terminals are not stable).
 _TIGHT_BEFORE = {",", ")", "]", ".", "?", ":"}
 _TIGHT_AFTER = {"(", "[", ".", "@"}
+
+# Tokens that can continue an expression (binary operators, `.`, a call's `(`). A match arm whose
+# pattern starts with one (`-7 -> 3`) would be read as part of the previous arm's result
+# (`2 - 7`) without the comma between them, so the expanded layout keeps that comma.
+_CONTINUES_TYPES = {"ADD_OP", "MUL_OP", "CMP_OP", "COALESCE", "OR", "AND"}
+_CONTINUES_VALUES = {".", "(", "["}
+
+
+def _continues_expression(token: Token) -> bool:
+    return token.type in _CONTINUES_TYPES or token.value in _CONTINUES_VALUES
 
 
 class FormatError(Exception):
@@ -170,9 +181,10 @@ def format_text(text: str, file: str = "<input>") -> Formatted:
     """Format one file's text. Raises FormatError on syntax errors.
 
     The result is checked: it must parse to the same syntax tree (spans aside,
-    imports compared as a set), documentation included. When it does not (a
-    layout the formatter cannot move without changing what a `///` block
-    documents), the text is returned as it was, with the reason.
+    imports compared as a set), documentation included, and keep every
+    comment. When it does not (a layout the formatter cannot move without
+    changing what a `///` block documents, or a formatter defect), the text is
+    returned as it was, with the reason (_kept_reason).
     """
     from integc.parser import parse_module
 
@@ -187,10 +199,27 @@ def format_text(text: str, file: str = "<input>") -> Formatted:
     formatted = printer.file(tree)
     check = Diagnostics()
     again = parse_module(formatted, file, check)
-    if again is None or _shape(again) != _shape(module) or \
-            sorted(c.value.rstrip() for c in comments) != sorted(comment_texts(formatted)):
-        return Formatted(text, "its layout cannot be changed without changing what its `///` comments document")
+    reason = _kept_reason(module, again, check, comments, formatted)
+    if reason is not None:
+        return Formatted(text, reason)
     return Formatted(formatted)
+
+
+def _kept_reason(module: s.Module, again: s.Module | None, check: Diagnostics, comments: list[Token],
+                 formatted: str) -> str | None:
+    """Why the formatted text cannot replace the original (None: it can), naming the actual problem."""
+    if again is None:
+        errors = [d for d in check.sorted() if d.is_error]
+        where = f" at line {errors[0].span.line}" if errors and errors[0].span else ""
+        first = f" ({errors[0].code}{where}: {errors[0].message})" if errors else ""
+        return f"the new layout would not parse{first}; this is a formatter bug, please report it"
+    if _shape(again) != _shape(module):
+        if _shape(again, docs=False) == _shape(module, docs=False):
+            return "its layout cannot be changed without changing what its `///` comments document"
+        return "the new layout would parse to a different syntax tree; this is a formatter bug, please report it"
+    if sorted(c.value.rstrip() for c in comments) != sorted(comment_texts(formatted)):
+        return "the new layout would lose or change comments; this is a formatter bug, please report it"
+    return None
 
 
 def format_source(text: str, file: str = "<input>") -> str:
@@ -198,14 +227,17 @@ def format_source(text: str, file: str = "<input>") -> str:
     return format_text(text, file).text
 
 
-def _shape(module: s.Module) -> tuple:
-    """The syntax tree without positions; imports as a sorted list, the package first."""
+def _shape(module: s.Module, docs: bool = True) -> tuple:
+    """The syntax tree without positions (and without `///` docs unless docs); imports as a
+    sorted list, the package first."""
+    skipped = {"span"} if docs else {"span", "doc"}
+
     def walk(node):
         if isinstance(node, (list, tuple)):
             return tuple(walk(n) for n in node)
         if hasattr(node, "__dataclass_fields__"):
             return (type(node).__name__,) + tuple(
-                walk(getattr(node, f)) for f in node.__dataclass_fields__ if f != "span")
+                walk(getattr(node, f)) for f in node.__dataclass_fields__ if f not in skipped)
         return node
     imports = sorted(repr(walk(d)) for d in module.declarations if isinstance(d, s.Import))
     packages = [walk(d) for d in module.declarations if isinstance(d, s.Package)]
@@ -461,7 +493,8 @@ class _Printer:
     def _documentable(self, item: _Item) -> bool:
         return (item.first.line, item.first.column) in self.docs
 
-    def _item(self, item: _Item, indent: int, first_in_block: bool, sticky: bool, sep: str) -> None:
+    def _item(self, item: _Item, indent: int, first_in_block: bool, sticky: bool, sep: str,
+              comma: bool = False) -> None:
         self._flush_trailing(item.first.start_pos)
         leading = self._pending(item.first.start_pos)
         if sticky and not leading and not self.need_break and self.line is not None:
@@ -483,6 +516,8 @@ class _Printer:
         self.cont = indent + CONTINUATION
         for node in item.nodes:
             self.emit(node)
+        if comma:  # right after the item's last token: before any comment that follows it
+            self.synth(",", space=False)
         for token in item.dropped:
             self.skip_separator(token)
         self.cont = saved
@@ -492,8 +527,12 @@ class _Printer:
 
     def _block(self, open_tok: Token, items: list[_Item], close_tok: Token, mode: str,
                inline_sep: str = ", ", pad: bool = True, sticky_sep: str = " ",
-               inline_ok: bool = True) -> None:
-        """Print `{ items }`: mode is "expanded", or "auto" (one line when it fits)."""
+               inline_ok: bool = True, expressions: bool = False) -> None:
+        """Print `{ items }`: mode is "expanded", or "auto" (one line when it fits).
+
+        expressions: the items end in expressions (match arms), so one per line keeps the comma
+        before an item that could otherwise continue the previous one's expression.
+        """
         if not items and not self._has_comments(open_tok, close_tok):
             self.tok(open_tok)
             self.tok(close_tok, space=False)
@@ -512,7 +551,7 @@ class _Printer:
                 if not self.need_break and start + len(rendered) <= WIDTH:
                     self._inline(open_tok, items, close_tok, inline_sep, pad)
                     return
-        self._expanded(open_tok, items, close_tok, sticky_sep)
+        self._expanded(open_tok, items, close_tok, sticky_sep, expressions)
 
     def _inline(self, open_tok, items, close_tok, sep: str, pad: bool) -> None:
         self.tok(open_tok)
@@ -541,13 +580,15 @@ class _Printer:
             return None
         return trial.line
 
-    def _expanded(self, open_tok, items, close_tok, sticky_sep: str) -> None:
+    def _expanded(self, open_tok, items, close_tok, sticky_sep: str, expressions: bool = False) -> None:
         self.tok(open_tok)
         indent = self.line_indent + INDENT
         opened = len(self.lines)
         for i, item in enumerate(items):
             sticky = self._sticky(item) if item.tree is not None else False
-            self._item(item, indent, first_in_block=i == 0, sticky=sticky, sep=sticky_sep if i else " ")
+            comma = expressions and i + 1 < len(items) and _continues_expression(items[i + 1].first)
+            self._item(item, indent, first_in_block=i == 0, sticky=sticky, sep=sticky_sep if i else " ",
+                       comma=comma)
         # comments before the closing brace
         self._flush_trailing(close_tok.start_pos)
         for i, comment in enumerate(self._pending(close_tok.start_pos)):
@@ -609,7 +650,7 @@ class _Printer:
     _r_settings = _r_auth_settings
 
     def _r_match_expr(self, node: Tree) -> None:
-        self._head_block(node, "auto")
+        self._head_block(node, "auto", expressions=True)
 
     def _r_each_expr(self, node: Tree) -> None:
         self._head_block(node, "expanded")

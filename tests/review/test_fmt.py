@@ -374,6 +374,77 @@ def test_long_match_and_enum_break_into_lines():
     assert format_source(out) == out
 
 
+def test_multiline_match_keeps_the_comma_before_a_negative_pattern():
+    """One arm per line drops the commas, except before an arm that starts with a token that
+    could continue the previous arm's result: `2` + newline + `-7 -> 3` reads as `2 - 7`.
+
+    (The formatter used to drop that comma; its safeguard then kept the file unformatted, blaming
+    `///` comments.)
+    """
+    from integc.diagnostics import Diagnostics
+    from integc.formatter import _shape
+    from integc.parser import parse_module
+
+    source = ("flow f { map { x = match y { 1 -> 2, # c\n -7 -> 3 } } }\n"
+              "flow g { map { x = match y { 0 -> 1 # before the comma\n , +7 -> 2, -8 -> f(a, # in a call\n"
+              " b), -9 -> 3, _ -> 4 } } }\n")
+    result = format_text(source)
+    assert result.kept is None
+    assert result.text == '''\
+flow f {
+  map {
+    x = match y {
+      1 -> 2,  # c
+      -7 -> 3
+    }
+  }
+}
+
+flow g {
+  map {
+    x = match y {
+      0 -> 1,  # before the comma
+      +7 -> 2,
+      -8 -> f(a,  # in a call
+          b),
+      -9 -> 3
+      _ -> 4
+    }
+  }
+}
+'''
+    assert format_source(result.text) == result.text
+    assert comment_texts(source) == comment_texts(result.text)
+    before, after = (parse_module(t, "x.integ", Diagnostics()) for t in (source, result.text))
+    assert _shape(after) == _shape(before)
+    # on one line, the arms are comma-separated as before
+    assert format_source("flow f { map { x = match y { 1 -> 2 , -7 -> 3 } } }\n") == \
+        "flow f {\n  map {\n    x = match y { 1 -> 2, -7 -> 3 }\n  }\n}\n"
+
+
+def test_kept_reason_names_the_actual_problem():
+    """When the safeguard keeps a file, the reason says what went wrong, not always `///` comments."""
+    from integc.diagnostics import Diagnostics
+    from integc.formatter import _kept_reason
+    from integc.parser import parse_module
+
+    def reason(before: str, after: str) -> str | None:
+        check = Diagnostics()
+        again = parse_module(after, "x.integ", check)
+        return _kept_reason(parse_module(before, "x.integ", Diagnostics()), again, check, [], after)
+
+    assert reason("enum E { a }\n", "enum E { a }\n") is None
+    assert reason("/// d\nenum E { a }\n", "/// d\n\nenum E { a }\n") == \
+        "its layout cannot be changed without changing what its `///` comments document"
+    assert reason("enum E { a }\n", "enum E { b }\n") == \
+        "the new layout would parse to a different syntax tree; this is a formatter bug, please report it"
+    assert reason("enum E { a }\n", "enum E { a\n") == \
+        "the new layout would not parse (E0101 at line 2: unexpected end of file); " \
+        "this is a formatter bug, please report it"
+    assert reason("enum E { a }\n", "enum E { a }  # new\n") == \
+        "the new layout would lose or change comments; this is a formatter bug, please report it"
+
+
 def test_syntax_error_is_reported_not_formatted():
     with pytest.raises(FormatError) as error:
         format_source("type A {\n  x int\n}\n", "bad.integ")
