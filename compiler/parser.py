@@ -42,13 +42,17 @@ _NESTING_RULES = frozenset({
     "record_expr", "type_ref", "list_value", "object_value", "assignment", "paren",
 })
 
+# Words for terminals whose names Lark gives stably (named in the grammar, or punctuation Lark names
+# itself: LPAR, MORETHAN, ...). Anonymous terminals (`__ANON_<n>`: `"at"`, `"->"`, numbered in the
+# order Lark meets them, so the numbers move when the grammar changes) are described by their
+# pattern instead (_describe_terminal), as are keywords (`version`, `every`, ...).
 _TERMINAL_WORDS = {
     "NAME": "a name", "QUOTED_NAME": "a `quoted name`", "STRING": "a string", "INT": "a number",
     "FLOAT": "a number", "DURATION": "a duration such as 15m", "LBRACE": "`{`", "RBRACE": "`}`",
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LESSTHAN": "`<`", "MORETHAN": "`>`",
     "COLON": "`:`", "COMMA": "`,`", "DOT": "`.`", "EQUAL": "`=`", "AT": "`@`", "QMARK": "`?`",
     "CMP_OP": "a comparison", "COALESCE": "`??`", "ADD_OP": "`+` or `-`", "MUL_OP": "`*` or `/`",
-    "__ANON_0": "`->`", "$END": "the end of the file",
+    "$END": "the end of the file",
 }
 
 
@@ -957,12 +961,17 @@ def _describe_token(token) -> str:
 
 
 def _expected_help(expected) -> str | None:
-    words = sorted({_describe_terminal(name) for name in expected if not name.startswith("_") or name == "__ANON_0"})
+    words = sorted({_describe_terminal(name) for name in expected if _shown(name)})
     if not words:
         return None
     if len(words) > 8:
         words = words[:8] + ["..."]
     return "expected " + ", ".join(words)
+
+
+def _shown(name: str) -> bool:
+    """Terminals named `_...` are filtered out by the grammar, except Lark's anonymous ones."""
+    return not name.startswith("_") or name.startswith("__ANON_")
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -65,3 +65,30 @@ def test_valid_program_is_clean(case: Path) -> None:
     result = compile_project(_entry(case))
     assert [f"{d.code} {d.span.file}:{d.span.line}: {d.message}" for d in result.diagnostics.sorted()] == []
     assert result.project is not None
+
+
+# Syntax errors: the exact message and help. The help lists the tokens the parser could take; Lark
+# names some of them anonymously (`__ANON_0`, numbered in grammar order), and those used to be
+# mislabelled (`at` shown as `->`) or left out (`->` itself).
+@pytest.mark.parametrize("case, message, help_text", [
+    ("E0101_expose_without_at.integ", "unexpected string", "expected `at`"),
+    ("E0101_match_arm_without_arrow.integ", "unexpected string", "expected `->`"),
+])
+def test_syntax_error_help_names_the_expected_token(case: str, message: str, help_text: str) -> None:
+    result = compile_project(DATA / "diagnostics" / case)
+    assert [(d.code, d.message, d.help) for d in result.diagnostics.sorted()] == [("E0101", message, help_text)]
+
+
+@pytest.mark.parametrize("source, help_text", [
+    ('system s { entity E { id: string @key } expose E "/e" { list } }', "expected `at`"),
+    ("flow f { map { x = match y { 1 2 } } }", "expected `->`"),
+    ('system s { operation m GET "/x" () T }',
+     "expected `->`, `auth`, `base_url`, `entity`, `event`, `expose`, `handles`, `k8s`, ..."),
+])
+def test_syntax_error_help_for_anonymous_terminals(source: str, help_text: str) -> None:
+    from integc.diagnostics import Diagnostics
+    from integc.parser import parse_module
+
+    diagnostics = Diagnostics()
+    assert parse_module(source, "x.integ", diagnostics) is None
+    assert [(d.code, d.help) for d in diagnostics.items] == [("E0101", help_text)]
