@@ -3,7 +3,8 @@
 A bundle is two files, mounted from a ConfigMap at `/etc/integc/<flow>` by the
 k8s target (and usable from any folder): `flow.json`, the flow's settings in
 the format below, and `mapping.py`, the flow's mapping module
-(`integc.targets.mapping.render_module`).
+(`integc.targets.mapping.render_module`, made once per project and flow by
+`module_source`).
 
 flow.json, format 1 (the runtime's `integc.runtime.bundle` checks it):
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+
+import orjson
 
 from integc.ir import Auth, Flow, Project
 
@@ -109,15 +112,37 @@ def flow_settings(project: Project, flow: Flow) -> dict:
 
 
 def flow_json(project: Project, flow: Flow) -> bytes:
-    """flow.json's bytes: two-space indented, ASCII only, one trailing newline."""
-    text = json.dumps(flow_settings(project, flow), indent=2, ensure_ascii=True)
+    """flow.json's bytes: two-space indented, ASCII only, one trailing newline.
+
+    That is `json.dumps(settings, indent=2, ensure_ascii=True)`; orjson writes the same
+    bytes, faster, wherever nothing needs an escape (ASCII, no backslash) and there is
+    no float, which is the case for almost every flow.
+    """
+    settings = flow_settings(project, flow)
+    try:
+        fast = orjson.dumps(settings, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except TypeError:  # an integer beyond 64 bits
+        fast = b"\\"
+    if fast.isascii() and b"\\" not in fast and not _has_float(settings):
+        return fast
+    text = json.dumps(settings, indent=2, ensure_ascii=True)
     return (text + "\n").encode("utf-8")
 
 
-def _render_mapping(project: Project, flow: Flow) -> str | bytes:
-    from integc.targets.mapping import render_module
+def _has_float(value: object) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_float(v) for v in value)
+    return False
 
-    return render_module(project, flow)
+
+def _render_mapping(project: Project, flow: Flow) -> str | bytes:
+    from integc.targets.mapping import module_source
+
+    return module_source(project, flow)  # made once per project, also for the mapping target
 
 
 def bundle_files(project: Project, flow: Flow) -> dict[str, bytes]:

@@ -14,30 +14,28 @@ folder per flow that has a workload, named after the flow's DNS-1123 name
     kustomization.yaml           lists every file above
 
 `manual` flows get nothing (the kustomization names them in a comment). All
-YAML is written with ruamel.yaml from data, never from text templates, and is
-safe for YAML 1.1 readers (kubectl): a string a 1.1 reader would take for a
-bool, number or null (`on`, `yes`, `0755`, `12:30`) is quoted.
+YAML is written from data, never from text templates, by targets/serialise.py
+(libyaml's emitter) and is safe for YAML 1.1 readers (kubectl) and YAML 1.2
+readers: a string either would take for a bool, number or null (`on`, `yes`,
+`0755`, `12:30`) is quoted, and every string reads back exactly (dump_yaml).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import io
 import ipaddress
+import itertools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import jsonschema
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.nodes import ScalarNode
-from ruamel.yaml.resolver import VersionedResolver
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+import yaml
 
 from integc import __version__
 from integc.diagnostics import Diagnostics, Note
 from integc.ir import Flow, Project, System
-from integc.targets import Artifact
+from integc.targets import Artifact, serialise
 from integc.targets.bundle import bundle_digest, bundle_files
 
 OUT_DIR = "deploy/k8s"
@@ -297,17 +295,22 @@ def _ip_blocks(host: str, options: dict) -> list[dict]:
         address = None
     if address is not None:
         return [{"ipBlock": {"cidr": str(ipaddress.ip_network(address))}}]
-    excluded = _networks(options["external_egress"]["except"])
+    egress = options["external_egress"]
+    return [{"ipBlock": {"cidr": cidr, **({"except": list(inner)} if inner else {})}}
+            for cidr, inner in _internet(tuple(egress["cidrs"]), tuple(egress["except"]))]
+
+
+@functools.lru_cache(maxsize=64)
+def _internet(cidrs: tuple[str, ...], excepts: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(cidr, the excepted networks inside it) for each of `cidrs` (the same for every flow)."""
+    excluded = _networks(list(excepts))
     blocks = []
-    for net in _networks(options["external_egress"]["cidrs"]):
-        block: dict = {"cidr": str(net)}
+    for net in _networks(list(cidrs)):
         inner = sorted({str(e) for e in excluded
                         if e.version == net.version and e != net and e.subnet_of(net)},
                        key=lambda c: (ipaddress.ip_network(c).network_address, c))
-        if inner:
-            block["except"] = inner
-        blocks.append({"ipBlock": block})
-    return blocks
+        blocks.append((str(net), tuple(inner)))
+    return tuple(blocks)
 
 
 def _tcp(port: int) -> list[dict]:
@@ -387,69 +390,155 @@ def egress_rules(project: Project, flow: Flow, options: dict) -> list[tuple[str,
 
 # ---------------------------------------------------------------- YAML
 
-_RESOLVER_11 = VersionedResolver(version=(1, 1))
-_STR_TAG = "tag:yaml.org,2002:str"
-_LINE_BREAKS_11 = {"\x85", "\u2028", "\u2029", "\ufeff"}
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.allow_unicode = True
-    return yaml
-
-
 def comment_text(text: str) -> str:
     """One comment line: control characters (a newline would end the comment) become `?`."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def _literal_ok(text: str) -> bool:
-    if not all(c == "\n" or c == "\t" or (c.isprintable() and c not in _LINE_BREAKS_11) for c in text):
-        return False
-    buffer = io.StringIO()
-    yaml = _yaml()
-    yaml.dump({"k": LiteralScalarString(text)}, buffer)
-    return YAML(typ="safe", pure=True).load(buffer.getvalue()) == {"k": text}
+# U+2028 and U+2029 as UTF-8. libyaml takes them for line breaks (so do YAML 1.1 readers),
+# YAML 1.2 readers do not: a literal block holding one does not read back there.
+_LS_PS = ("\u2028".encode(), "\u2029".encode())
 
 
-def _scalar(value: object) -> object:
-    if not isinstance(value, str):
+def dump_yaml(document: dict, header: str | None = None,
+              item_comments: dict[str, list[str]] | None = None, *, shortcut: bool = True) -> bytes:
+    """One manifest as YAML: targets/serialise.py's writer (libyaml's emitter, strings
+    quoted where a YAML 1.1 or 1.2 reader would take them for something else, exact
+    literal blocks for multi-line text), `header` lines as comments on top, and
+    `item_comments` (key under `spec` -> one comment per item) above the items of those
+    lists. Comment text is made printable (comment_text)."""
+    lines = tuple(comment_text(line) for line in header.split("\n")) if header else ()
+    swapped, blocks = _swap_blocks(document) if shortcut else (document, {})
+    content = serialise.dump_yaml(swapped, header=lines)
+    if any(mark in content for mark in _LS_PS):  # rare: only then look for such literal blocks
+        content = _quote_breaks_1_2(swapped, lines, content)
+    if blocks:
+        content = _put_blocks(content, blocks)
+        if content is None:  # a placeholder was not where it should be: no shortcut
+            return dump_yaml(document, header, item_comments, shortcut=False)
+    if item_comments:
+        content = _comment_items(content, item_comments)
+    return content
+
+
+# ConfigMap data (a flow's bundle: flow.json, mapping.py) is most of the YAML. Where a text is
+# printable ASCII lines, its literal block is written here, as the same bytes libyaml writes
+# (tests/k8s/test_yaml_text.py compares them), without the emitter's pass over every character.
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\n"
+_BLOCK_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
+
+
+def literal_block(text: str) -> bytes | None:
+    """`text` as a literal block scalar (`|` and its lines) for a key at column 2, exactly as
+    serialise.dump_yaml writes it there; None unless `text` is lines of printable ASCII, none
+    ending in a space, the first not starting with one, and one line break at its end."""
+    if not text.isascii():
+        return None
+    raw = text.encode("ascii")
+    if raw.translate(None, _PRINTABLE_ASCII) or not raw.endswith(b"\n") or raw.endswith(b"\n\n") \
+            or raw[:1] in (b" ", b"\n"):
+        return None
+    lines = raw[:-1].split(b"\n")
+    if any(map(bytes.endswith, lines, itertools.repeat(b" "))):
+        return None
+    return b"|\n" + b"".join([b"    " + line + b"\n" if line else b"\n" for line in lines])
+
+
+def _swap_blocks(document: dict) -> tuple[dict, dict[bytes, bytes]]:
+    """A ConfigMap with a placeholder for each data text literal_block can write: (the document
+    to emit, {placeholder line: the line with its literal block})."""
+    data = document.get("data") if document.get("kind") == "ConfigMap" else None
+    if not isinstance(data, dict):
+        return document, {}
+    swapped_data, blocks = {}, {}
+    for key, value in data.items():
+        block = literal_block(value) if isinstance(value, str) and _BLOCK_KEY.fullmatch(key) else None
+        if block is None:
+            swapped_data[key] = value
+            continue
+        placeholder = f"integc-literal-block-{len(blocks)}"
+        swapped_data[key] = placeholder
+        blocks[f"  {key}: {placeholder}\n".encode()] = f"  {key}: ".encode() + block
+    if not blocks:
+        return document, {}
+    return {**document, "data": swapped_data}, blocks
+
+
+def _put_blocks(content: bytes, blocks: dict[bytes, bytes]) -> bytes | None:
+    if content.endswith(b"\n...\n"):
+        # an earlier `|+` block left the document open-ended; a literal block in place of the
+        # placeholder would have closed it (libyaml then writes no `...`): let libyaml write all
+        return None
+    for line, replacement in blocks.items():
+        placeholder = line[line.index(b": ") + 2:-1]
+        if content.count(placeholder) != 1 or content.count(b"\n" + line) != 1:
+            return None
+        content = content.replace(line, replacement)
+    return content
+
+
+def _quote_breaks_1_2(document: dict, header: tuple[str, ...], content: bytes) -> bytes:
+    """The document again, each multi-line string that holds U+2028 or U+2029 written
+    double-quoted (as `\\L`, `\\P` and `\\n` escapes) instead of as a literal block."""
+    original = content.decode("utf-8")
+    found: dict[str, str] = {}
+
+    def swap(value: object) -> object:
+        if isinstance(value, str):
+            if "\n" in value and ("\u2028" in value or "\u2029" in value):
+                if value not in found:
+                    placeholder = f"integc-placeholder-{len(found)}"
+                    while placeholder in original:
+                        placeholder += "x"
+                    found[value] = placeholder
+                return found[value]
+            return value
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [swap(v) for v in value]
         return value
-    if isinstance(value, LiteralScalarString) or "\n" in value:
-        return LiteralScalarString(value) if _literal_ok(str(value)) else DoubleQuotedScalarString(value)
-    if _RESOLVER_11.resolve(ScalarNode, value, (True, False)) != _STR_TAG:
-        return DoubleQuotedScalarString(value)  # `on`, `yes`, `12:30`: not strings to YAML 1.1
-    return value
+
+    swapped = swap(document)
+    if not found:
+        return content
+    text = serialise.dump_yaml(swapped, header=header).decode("utf-8")
+    for value, placeholder in found.items():
+        quoted = yaml.dump(value, Dumper=_SafeDumper, default_style='"', allow_unicode=True,
+                           width=1 << 30).rstrip("\n")
+        if "\n" in quoted or text.count(placeholder) != text.count(placeholder + "\n"):
+            raise RuntimeError("a double-quoted string is one line and replaces a whole value")
+        text = text.replace(placeholder + "\n", serialise.escape_invisible(quoted) + "\n")
+    return text.encode("utf-8")
 
 
-def _prepare(node: object) -> object:
-    """Commented containers with YAML-1.1-safe scalars (keeps existing comments)."""
-    if isinstance(node, dict):
-        out = node if isinstance(node, CommentedMap) else CommentedMap()
-        for key in list(node):
-            out[_scalar(key)] = _prepare(node[key])
-        return out
-    if isinstance(node, list):
-        out = node if isinstance(node, CommentedSeq) else CommentedSeq()
-        items = [_prepare(item) for item in node]
-        if out is node:
-            for i, item in enumerate(items):
-                out[i] = item
-        else:
-            out.extend(items)
-        return out
-    return _scalar(node)
+_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def dump_yaml(document: dict, header: str | None = None) -> bytes:
-    data = _prepare(document)
-    if header:
-        data.yaml_set_start_comment("\n".join(comment_text(line) for line in header.split("\n")))
-    buffer = io.StringIO()
-    _yaml().dump(data, buffer)
-    return buffer.getvalue().encode("utf-8")
+def _comment_items(content: bytes, comments: dict[str, list[str]]) -> bytes:
+    """Each comment (lines) above its item of the list `spec.<key>`.
+
+    serialise.dump_yaml writes such a list as `  <key>:` then one `  - ` line per item;
+    everything inside an item is indented further, so a line that starts `  - ` under
+    the key is the start of the next item. The items counted must be the comments given.
+    """
+    out: list[str] = []
+    key: str | None = None
+    counts = {name: 0 for name in comments}
+    for line in content.decode("utf-8").split("\n"):
+        if line.startswith("  - ") and key is not None:
+            index = counts[key]
+            if index < len(comments[key]):
+                out.extend("  # " + comment_text(c) for c in comments[key][index].split("\n"))
+            counts[key] = index + 1
+        elif line[:4].strip():  # another key at the top or under spec: the list ended
+            key = line[2:-1] if line.startswith("  ") and line[2:-1] in comments and line.endswith(":") else None
+        out.append(line)
+    if counts != {name: len(items) for name, items in comments.items()}:
+        raise RuntimeError(f"comments for {counts} list items do not match {comments}")
+    return "\n".join(out).encode("utf-8")
 
 
 # ---------------------------------------------------------------- resources
@@ -556,7 +645,7 @@ class _FlowResources:
         data = {}
         for file_name in sorted(self.files):
             text = self.files[file_name].decode("utf-8")
-            data[file_name] = LiteralScalarString(text)
+            data[file_name] = text  # a literal block where that is exact (dump_yaml)
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -564,18 +653,19 @@ class _FlowResources:
             "data": data,
         }
 
-    def network_policy(self) -> dict:
+    def network_policy(self) -> tuple[dict, dict[str, list[str]]]:
+        """The NetworkPolicy, and the comment above each of its ingress and egress rules."""
         port = self.options["port"]
-        ingress = CommentedSeq()
+        ingress: list[dict] = []
+        comments: dict[str, list[str]] = {"ingress": [], "egress": []}
         if self.receives:
             ingress.append({"ports": _tcp(port)})
             what = "webhook" if self.flow.trigger.kind == "webhook" else "CloudEvents"
-            ingress.yaml_set_comment_before_after_key(
-                0, before=f"{what} deliveries to the runtime's port; nothing else", indent=4)
-        egress = CommentedSeq()
-        for i, (comment, rule) in enumerate(egress_rules(self.project, self.flow, self.options)):
+            comments["ingress"].append(f"{what} deliveries to the runtime's port; nothing else")
+        egress: list[dict] = []
+        for comment, rule in egress_rules(self.project, self.flow, self.options):
             egress.append(rule)
-            egress.yaml_set_comment_before_after_key(i, before=comment, indent=4)
+            comments["egress"].append(comment)
         return {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
@@ -586,7 +676,7 @@ class _FlowResources:
                 "ingress": ingress,
                 "egress": egress,
             },
-        }
+        }, comments
 
     def container(self) -> dict:
         options = self.options
@@ -736,15 +826,17 @@ class _FlowResources:
             },
         }
 
-    def documents(self, schedule: str | None) -> list[tuple[str, dict]]:
-        docs = [("serviceaccount.yaml", self.service_account()),
-                ("configmap.yaml", self.config_map()),
-                ("networkpolicy.yaml", self.network_policy())]
+    def documents(self, schedule: str | None) -> list[tuple[str, dict, dict[str, list[str]] | None]]:
+        """(file name, document, comments above list items (dump_yaml)) of each resource."""
+        policy, comments = self.network_policy()
+        docs = [("serviceaccount.yaml", self.service_account(), None),
+                ("configmap.yaml", self.config_map(), None),
+                ("networkpolicy.yaml", policy, comments)]
         if schedule is not None:
-            docs.append(("cronjob.yaml", self.cron_job(schedule)))
+            docs.append(("cronjob.yaml", self.cron_job(schedule), None))
         else:
-            docs.append(("deployment.yaml", self.deployment()))
-            docs.append(("service.yaml", self.service()))
+            docs.append(("deployment.yaml", self.deployment(), None))
+            docs.append(("service.yaml", self.service(), None))
         return docs
 
 
@@ -825,11 +917,13 @@ def check_systems(project: Project, diagnostics: Diagnostics) -> None:
                          "starting and ending alphanumeric")
 
 
-def manifests(project: Project, options: dict, diagnostics: Diagnostics) -> dict[str, tuple[dict, str]]:
-    """(document, header comment) of every file under deploy/k8s/ by its path, kustomization included."""
+def manifests(project: Project, options: dict,
+              diagnostics: Diagnostics) -> dict[str, tuple[dict, str, dict[str, list[str]] | None]]:
+    """(document, header comment, comments above list items) of every file under deploy/k8s/
+    by its path, kustomization included: dump_yaml's arguments."""
     options = _merge_options(options)
     check_systems(project, diagnostics)
-    out: dict[str, tuple[dict, str]] = {}
+    out: dict[str, tuple[dict, str, dict[str, list[str]] | None]] = {}
     taken: dict[str, Flow] = {}
     manual: list[str] = []
     for flow in project.flows:
@@ -850,16 +944,18 @@ def manifests(project: Project, options: dict, diagnostics: Diagnostics) -> dict
             continue
         taken[name] = flow
         resources = _FlowResources(project, flow, name, options)
-        for file_name, doc in resources.documents(schedule):
-            out[f"{name}/{file_name}"] = (doc, _header(project, flow))
-    kustomization = CommentedMap()
-    kustomization["apiVersion"] = "kustomize.config.k8s.io/v1beta1"
-    kustomization["kind"] = "Kustomization"
-    kustomization["resources"] = sorted(out)
+        header = _header(project, flow)
+        for file_name, doc, comments in resources.documents(schedule):
+            out[f"{name}/{file_name}"] = (doc, header, comments)
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(out),
+    }
     header = _header(project)
     if manual:
         header += ("\nManual flows (no workload, see W0603): " + ", ".join(sorted(manual)))
-    out["kustomization.yaml"] = (kustomization, header)
+    out["kustomization.yaml"] = (kustomization, header, None)
     return out
 
 

@@ -26,8 +26,8 @@ from integc.targets.mapping.codegen import FlowGenerator, GenerationError, py
 from integc.targets.mapping.pretty import Pretty
 from integc.targets.mapping.schemas import project_cache
 
-__all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_name", "render_module",
-           "render_registry"]
+__all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_name", "module_source",
+           "render_module", "render_registry"]
 
 _PLAIN_MODULE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
@@ -95,6 +95,19 @@ def render_module(project: ir.Project, flow: ir.Flow | str) -> str:
     )
 
 
+def module_source(project: ir.Project, flow: ir.Flow | str) -> bytes:
+    """render_module's text in UTF-8, made once per project and flow: the mapping target
+    and the k8s target's bundles (targets/bundle.py) both need it."""
+    flow = _flow(project, flow)
+    modules = project_cache(project).modules
+    hit = modules.get(id(flow))
+    if hit is not None and hit[0] is flow:
+        return hit[1]
+    source = render_module(project, flow).encode("utf-8")
+    modules[id(flow)] = (flow, source)
+    return source
+
+
 def render_registry(project: ir.Project) -> str:
     """`mappings/__init__.py`: FLOWS (flow name -> module name) and `load(flow)`."""
     flows = {flow.name: module_name(flow.name) for flow in project.flows}
@@ -132,14 +145,14 @@ class MappingTarget:
         for flow in project.flows:  # two flows whose module names differ only in case: E0801 in build.py
             module = module_name(flow.name)
             try:
-                source = render_module(project, flow)
+                source = module_source(project, flow)
             except GenerationError as error:
                 diagnostics.report("E0001", f"cannot generate the mapping of flow `{flow.name}`: {error}",
                                    flow.origin)
                 continue
-            artifacts.append(Artifact(f"mappings/{module}.py", source.encode("utf-8")))
+            artifacts.append(Artifact(f"mappings/{module}.py", source))
             if options.get("check_examples", True):
-                checked.append((flow, source))
+                checked.append((flow, source.decode("utf-8")))
         # One bounded child process maps every example (testing.check_examples).
         problems = check_examples(project, checked) if checked else {}
         for flow, _ in checked:

@@ -20,8 +20,9 @@ class ProjectCache:
     """What the mapping target keeps while it renders the flows of one project.
 
     The entity schemas (built once each, sharing their `$defs` entries and
-    unchanged parts) and the pretty-printer's texts of them. Everything here
-    is shared between flows: never change what it hands out.
+    unchanged parts), the pretty-printer's texts of them, and each flow's
+    module (module_source). Everything here is shared between flows and
+    targets: never change what it hands out.
     """
 
     def __init__(self, project: ir.Project) -> None:
@@ -32,6 +33,7 @@ class ProjectCache:
         self._defs: dict = {}  # build_schema's shared `$defs` entries
         self._schemas: dict[tuple[str, bool], dict] = {}
         self._write_defs: dict[int, tuple[dict, dict]] = {}
+        self.modules: dict[int, tuple[ir.Flow, bytes]] = {}  # id(flow) -> (flow, its module)
 
     def entity_schema(self, qualified_name: str, *, write: bool) -> dict:
         schema = self._schemas.get((qualified_name, write))
