@@ -29,7 +29,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import jsonschema
 import yaml
 
 from integc import __version__
@@ -558,6 +557,10 @@ def _merge_options(options: dict) -> dict:
 
 
 def _check_options(options: dict, diagnostics: Diagnostics) -> bool:
+    if not options:
+        return True  # {} is valid (tests/perf/test_startup.py); no need to import jsonschema
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(OPTIONS_SCHEMA)
     ok = True
     for error in sorted(validator.iter_errors(options), key=lambda e: list(map(str, e.absolute_path))):

@@ -1,0 +1,49 @@
+"""What a plain check imports: nothing it does not use (each import is paid at every start)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from integc.build import _accepts_empty_object
+from integc.targets import load_targets
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", sorted(load_targets()))
+def test_the_empty_options_shortcut_agrees_with_jsonschema(name):
+    schema = load_targets()[name].options_schema
+    if _accepts_empty_object(schema):
+        assert jsonschema.Draft202012Validator(schema).is_valid({})
+
+
+def test_the_shortcut_refuses_what_could_require_a_key():
+    assert not _accepts_empty_object({"type": "object", "required": ["x"]})
+    assert not _accepts_empty_object({"type": "object", "minProperties": 1})
+    assert not _accepts_empty_object({"type": "object", "allOf": [{"required": ["x"]}]})
+    assert not _accepts_empty_object({"type": "array"})
+
+
+def test_a_check_without_integc_toml_does_not_import_jsonschema(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "main.integ").write_text(
+        'system s {\n  owner "o@example.com"\n  base_url "https://s.example"\n  auth none\n'
+        '  entity E { id: string @key }\n  expose E at "/e" { list, get }\n}\n', encoding="utf-8")
+    script = ("import sys\nfrom integc.pipeline import compile_project\n"
+              f"r = compile_project({str(project)!r})\n"
+              "assert not r.diagnostics.has_errors, r.diagnostics.items\n"
+              "print('jsonschema' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_the_k8s_targets_empty_options_are_valid():
+    from integc.targets import k8s
+
+    assert jsonschema.Draft202012Validator(k8s.OPTIONS_SCHEMA).is_valid({})
