@@ -85,3 +85,20 @@ def test_one_cache_per_project():
     assert project_cache(b).project is b
     assert project_cache(a) is not cache_a  # the last project only: another one starts afresh
     assert project_cache(a).project is a
+
+
+def test_the_example_check_reads_the_schema_of_the_module_it_is_given():
+    """check_examples validates against the module's TARGET_SCHEMA: the shared schema object when the
+    module is the one the project renders, the module's own literal for any other text."""
+    from integc.targets.mapping import module_source
+    from integc.targets.mapping.testing import check_example, example_record
+
+    project = ms.compile_path(ms.EXAMPLES / "order-to-cash")
+    flow = next(f for f in project.flows if example_record(project, f) is not None)
+    source = module_source(project, flow).decode("utf-8")
+    assert check_example(project, flow, source) is None
+    stricter = source.replace("\n__all__ = ", "\nTARGET_SCHEMA = {**TARGET_SCHEMA, 'required': ['no_such_field']}\n"
+                                               "__all__ = ", 1)
+    assert stricter != source
+    problem = check_example(project, flow, stricter)
+    assert problem is not None and "no_such_field" in problem
