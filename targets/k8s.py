@@ -479,23 +479,33 @@ def _put_blocks(content: bytes, blocks: dict[bytes, bytes]) -> bytes | None:
 
 
 def _quote_breaks_1_2(document: dict, header: tuple[str, ...], content: bytes) -> bytes:
-    """The document again, each multi-line string that holds U+2028 or U+2029 written
-    double-quoted (as `\\L`, `\\P` and `\\n` escapes) instead of as a literal block."""
+    """The document again, each multi-line string (key or value) that holds U+2028 or U+2029
+    written double-quoted (as `\\L`, `\\P` and `\\n` escapes) instead of as a literal block.
+
+    Each such string is first a placeholder that libyaml writes plain, as a simple key where
+    the quoted text may be one (128 characters at most, as libyaml decides) and as a `? ` key
+    otherwise; the result must read back to the document (checked: a rare path)."""
     original = content.decode("utf-8")
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, str]] = {}  # string -> (placeholder, double-quoted)
+
+    def placeholder(value: str) -> str:
+        if value not in found:
+            quoted = serialise.escape_invisible(
+                yaml.dump(value, Dumper=_SafeDumper, default_style='"', allow_unicode=True,
+                          width=1 << 30).rstrip("\n"))
+            token = f"integc-placeholder-{len(found)}" + ("-" + "x" * 128 if len(quoted) > 128 else "")
+            while token in original:
+                token += "x"
+            found[value] = (token, quoted)
+        return found[value][0]
 
     def swap(value: object) -> object:
         if isinstance(value, str):
             if "\n" in value and ("\u2028" in value or "\u2029" in value):
-                if value not in found:
-                    placeholder = f"integc-placeholder-{len(found)}"
-                    while placeholder in original:
-                        placeholder += "x"
-                    found[value] = placeholder
-                return found[value]
+                return placeholder(value)
             return value
         if isinstance(value, dict):
-            return {k: swap(v) for k, v in value.items()}
+            return {swap(k): swap(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [swap(v) for v in value]
         return value
@@ -504,16 +514,17 @@ def _quote_breaks_1_2(document: dict, header: tuple[str, ...], content: bytes) -
     if not found:
         return content
     text = serialise.dump_yaml(swapped, header=header).decode("utf-8")
-    for value, placeholder in found.items():
-        quoted = yaml.dump(value, Dumper=_SafeDumper, default_style='"', allow_unicode=True,
-                           width=1 << 30).rstrip("\n")
-        if "\n" in quoted or text.count(placeholder) != text.count(placeholder + "\n"):
-            raise RuntimeError("a double-quoted string is one line and replaces a whole value")
-        text = text.replace(placeholder + "\n", serialise.escape_invisible(quoted) + "\n")
+    for token, quoted in sorted(found.values(), key=lambda pair: -len(pair[0])):
+        if "\n" in quoted:
+            raise RuntimeError("a double-quoted string is one line")
+        text = text.replace(token, quoted)
+    if yaml.load(text, Loader=_SafeLoader) != document:
+        raise RuntimeError("the double-quoted strings did not take the place of the literal blocks")
     return text.encode("utf-8")
 
 
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _comment_items(content: bytes, comments: dict[str, list[str]]) -> bytes:

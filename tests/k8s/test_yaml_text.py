@@ -87,3 +87,18 @@ def test_comments_above_their_items():
     assert "  # third ??" in lines and lines[lines.index("  # third ??") + 1] == "  - to:"
     assert dump_yaml({**doc, "spec": {**doc["spec"], "ingress": []}}, item_comments={"ingress": [], "egress": [
         "a", "b"]}).decode().count("  # ") == 2
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=3), st.lists(TEXT, min_size=1, max_size=3))
+def test_comments_find_their_items_whatever_the_strings(labels, comments):
+    """Any key or value inside a rule (a Kubernetes error, E0209, but still written) leaves the items findable."""
+    rules = [{"to": [{"podSelector": {"matchLabels": dict(labels)}, "namespaceSelector": {"x": text}}],
+              "ports": [{"protocol": "TCP", "port": 443}]} for text in comments]
+    doc = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": comments[0]},
+           "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": rules}}
+    content = dump_yaml(doc, header=comments[-1], item_comments={"ingress": [], "egress": comments})
+    for parsed in read_back(content):
+        assert parsed == doc
+    lines = content.decode().splitlines()
+    assert sum(line.startswith("  # ") for line in lines) == sum(c.count("\n") + 1 for c in comments)
