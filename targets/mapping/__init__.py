@@ -152,7 +152,7 @@ class MappingTarget:
                 continue
             artifacts.append(Artifact(f"mappings/{module}.py", source))
             if options.get("check_examples", True):
-                checked.append((flow, source.decode("utf-8")))
+                checked.append((flow, source))
         # One bounded child process maps every example (testing.check_examples).
         problems = check_examples(project, checked) if checked else {}
         for flow, _ in checked:

@@ -124,12 +124,10 @@ def check_example(project: ir.Project, flow: ir.Flow, source: str) -> str | None
     return check_examples(project, [(flow, source)]).get(flow.name)
 
 
-def check_examples(project: ir.Project, flows: list[tuple[ir.Flow, str]]) -> dict[str, str]:
+def check_examples(project: ir.Project, flows: list[tuple[ir.Flow, str | bytes]]) -> dict[str, str]:
     """Map each flow's source example in a bounded child process and validate the results
     (the E0307 check): flow name -> a problem in words, for the flows that have one."""
-    from integc.targets.mapping import module_name
-
-    from integc.targets.mapping import module_source
+    from integc.targets.mapping import module_name, module_source
     from integc.targets.mapping.schemas import entity_schema
 
     jobs = []
@@ -137,8 +135,9 @@ def check_examples(project: ir.Project, flows: list[tuple[ir.Flow, str]]) -> dic
         record = example_record(project, flow)
         if record is None:
             continue
-        job = {"name": module_name(flow.name), "source": source, "record": record, "flow": flow.name}
-        if source.encode("utf-8") == module_source(project, flow):
+        raw = source if isinstance(source, bytes) else source.encode("utf-8")
+        job = {"name": module_name(flow.name), "source": raw.decode("utf-8"), "record": record, "flow": flow.name}
+        if raw == module_source(project, flow):
             # the module's TARGET_SCHEMA literal was written from this very schema: no need to
             # compile 100 KB of module here to read it back
             job["target_schema"] = entity_schema(project, flow.target, write=True)
