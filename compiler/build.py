@@ -265,15 +265,15 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         # Work for the cache, done by a worker while the others emit: pickling the files parsed now,
         # and in a cold build the units' keys (with a previous build they were needed first).
         side_jobs = (cache.pickle_new_modules,) + (() if previous else (lambda: keys_of(todo),))
-    results, side = run_units([entries[i][2] for i in todo], on_result=staged.add, first=first_of_target,
-                              side_jobs=side_jobs)
+    results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
+                              side_jobs=side_jobs, sink=staged.write)
     if cache is not None:
         cache.adopt_pickled(side[0])
         if not previous:
             keys = side[1]
     emitted = []
-    for i, (artifacts, found) in zip(todo, results):
-        paths[i] = [a.path for a in artifacts]
+    for i, (written, found) in zip(todo, results):
+        paths[i] = [path for path, _, _ in written]
         diagnostics.items.extend(found)
         if i in keys:
             emitted.append((keys[i], paths[i], found))

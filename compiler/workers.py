@@ -48,8 +48,13 @@ def processes_for(n_units: int) -> int:
 
 
 def run_units(units: list[Unit], processes: int | None = None, on_result=None, first: tuple[int, ...] = (),
-              side_jobs: tuple[Callable[[], object], ...] = ()) -> tuple[list[Result], list[object]]:
+              side_jobs: tuple[Callable[[], object], ...] = (), sink: Callable | None = None
+              ) -> tuple[list[Result], list[object]]:
     """Each unit's (artifacts, diagnostics), in unit order, and each side job's value.
+
+    With a `sink`, it is applied to each unit's artifacts in the process that
+    made them, and the result holds what it returns instead (a child then
+    sends back only that: the writer's summary of files it wrote itself).
 
     The units at the indices `first` are emitted here before any fork, so what
     they build lazily and keep (a target's validators, compiled templates) is
@@ -68,13 +73,17 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
             on_result(result[0])
 
     n = processes if processes is not None else processes_for(len(units))
+    def run(unit: Unit) -> Result:
+        artifacts, found = _run(unit)
+        return (artifacts if sink is None else sink(artifacts)), found
+
     for i in sorted({i for i in first if 0 <= i < len(units)}) if n > 1 else []:
-        settle(i, _run(units[i]))
+        settle(i, run(units[i]))
     queue = _Queue.of([i for i in range(len(units)) if results[i] is None]) if n > 1 else None
     children = []
     if queue is not None:
         for rank in range(1, n):
-            child = _Child.fork(units, queue, side_jobs if rank == n - 1 else ())
+            child = _Child.fork(units, run, queue, side_jobs if rank == n - 1 else ())
             if child is not None:
                 children.append(child)
         queue.close_writer()
@@ -83,7 +92,7 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
     side_values: list[object] | None = None if children else [job() for job in side_jobs]
     if queue is not None:
         while (i := queue.take()) is not None:
-            settle(i, _run(units[i]))
+            settle(i, run(units[i]))
         queue.close()
     for child in children:
         delivered = child.collect()
@@ -94,7 +103,7 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
             side_values = delivered["side"]
     for i, result in enumerate(results):
         if result is None:  # a child did not deliver it
-            settle(i, _run(units[i]))
+            settle(i, run(units[i]))
     if side_values is None:  # the child that had them did not deliver them
         side_values = [job() for job in side_jobs]
     return results, side_values  # type: ignore[return-value]
@@ -164,7 +173,7 @@ class _Child:
         self._reader.start()
 
     @classmethod
-    def fork(cls, units: list[Unit], queue: _Queue, side_jobs: tuple) -> _Child | None:
+    def fork(cls, units: list[Unit], run: Callable, queue: _Queue, side_jobs: tuple) -> _Child | None:
         try:
             read_end, write_end = os.pipe()
             pid = os.fork()
@@ -178,7 +187,7 @@ class _Child:
                 answer: dict = {"side": [job() for job in side_jobs]} if side_jobs else {}
                 done = []
                 while (i := queue.take()) is not None:
-                    done.append((i, _run(units[i])))
+                    done.append((i, run(units[i])))
                 answer["units"] = done
                 payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as stream:

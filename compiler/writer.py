@@ -90,6 +90,29 @@ class StagedOutput:
             for position, artifact in enumerate(claimed):
                 self._pending[artifact.path] = (len(artifact.content), (future, position))
 
+    def write(self, artifacts) -> list[tuple[str, str, int]]:
+        """Write `artifacts` now, in this process (a build's forked worker writes what it made):
+        each one's (path, SHA-256, size). A path that exists already is left as it is; the build
+        reports the clash. `adopt` registers the result with the `StagedOutput` that commits."""
+        written = []
+        for artifact in artifacts:
+            if not _safe_relative(artifact.path) or artifact.path == MANIFEST:
+                raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
+            target = f"{self.folder}/{artifact.path}"
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            try:
+                digest = _write_files([(target, artifact.content)])[0]
+            except FileExistsError:
+                digest = ""
+            written.append((artifact.path, digest, len(artifact.content)))
+        return written
+
+    def adopt(self, written: list[tuple[str, str, int]]) -> None:
+        """Files `write` made (here or in a forked worker), to be listed in the manifest."""
+        for path, digest, size in written:
+            if digest and path not in self._pending:
+                self._pending[path] = (size, (_Done(digest), None))
+
     def link(self, path: str, source: Path, sha256: str, size: int) -> None:
         """Take the file `source` (of the previous build, known to hold `sha256`) as `path`: a hard
         link, or a copy where the file system has none. integc never changes a file it wrote."""
@@ -201,6 +224,16 @@ _WRITER_THREADS = 8
 
 
 _SYNC_ONCE = hasattr(os, "sync")
+
+
+class _Done:
+    """A finished future: the digest of a file written without the thread pool."""
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def result(self) -> str:
+        return self._value
 
 
 def _link_file(source: str, path: str, sha256: str) -> str:
