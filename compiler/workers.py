@@ -3,8 +3,10 @@
 After the front end has built the IR, the build forks copies of itself (no
 exec: each child is this same program, with the IR already in its memory),
 and every process takes units from a shared queue until it is empty. A
-child sends back its artifacts and diagnostics, pickled, through a pipe,
-and exits; it writes no file and starts nothing. Whatever a child
+child sends back each unit's result (with a `sink`, what the sink made of
+the artifacts: the build's writer writes them into the staging folder and
+returns their paths and digests) and diagnostics, pickled, through a pipe,
+and exits; it starts nothing. Whatever a child
 does not deliver (it crashed, was killed, sent something unreadable) the
 parent emits itself, so the result never depends on the children: the same
 artifacts, in unit order, as one process would give.
