@@ -7,9 +7,9 @@ level, in Python. `Pretty` writes the same text:
 
 - A container's repr length is computed once, bottom up, and kept.
 - The text of a container at a given indent and allowance (all that its
-  layout depends on, below the top level) is kept too. Schemas share their
-  `$defs` entries and field schemas between flows, so the text of a shared
-  part is made once per build.
+  layout depends on, below the top level) is kept too, up to 16 KB. Schemas
+  share their `$defs` entries between flows, so the text of a shared part
+  is made once per build.
 
 Both caches are keyed by the object's id and hold the object itself, so an
 id is never reused for another object while its entry lives. The values must
@@ -31,6 +31,9 @@ WIDTH = 100
 
 _PARTS = re.compile(r"\S*\s*")
 _KEY_TYPES = frozenset({str})
+# Texts longer than this are not kept: a whole schema or its `$defs` (a new object in every
+# module) is not written twice, and keeping them would hold ~85 KB a flow.
+_KEEP_TEXT = 16_384
 _SCALAR_TYPES = frozenset({str, int, bool, type(None)})  # float: only when finite
 
 
@@ -124,7 +127,8 @@ class Pretty:
             out.append(hit[1])
             return
         text = self._break(value, kind, indent, allowance)
-        self._texts[key] = (value, text)
+        if len(text) <= _KEEP_TEXT:
+            self._texts[key] = (value, text)
         out.append(text)
 
     def _break(self, value: dict | list, kind: type, indent: int, allowance: int) -> str:

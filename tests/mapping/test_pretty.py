@@ -72,3 +72,12 @@ def test_long_strings_and_deep_nesting():
     for i in range(120):  # deeper than the width: every line starts past column 100
         nested = {f"k{i}": nested, "e": ""}
     assert Pretty().pformat(nested) == reference(nested)
+
+
+def test_large_parts_are_written_again_not_kept():
+    part = {f"key{i}": {"description": "word " * 30, "type": "string", "n": i} for i in range(200)}
+    value = {"a": part, "b": [part], "c": {"d": part}}
+    assert len(repr(part)) > 16_384
+    printer = Pretty()
+    assert printer.pformat(value) == reference(value)
+    assert printer.pformat(value) == reference(value)
