@@ -145,6 +145,16 @@ def _render_mapping(project: Project, flow: Flow) -> str | bytes:
     return module_source(project, flow)  # made once per project, also for the mapping target
 
 
+def release_mappings(project: Project) -> None:
+    """Every bundle of `project` is made: free the modules and schemas kept for them."""
+    import sys
+
+    if "integc.targets.mapping.schemas" in sys.modules:  # nothing to free if no module was rendered
+        from integc.targets.mapping.schemas import release
+
+        release(project, modules=True)
+
+
 def bundle_files(project: Project, flow: Flow) -> dict[str, bytes]:
     """{"flow.json": ..., "mapping.py": ...}: the files of the flow's bundle."""
     mapping = _render_mapping(project, flow)

@@ -35,7 +35,7 @@ from integc import __version__
 from integc.diagnostics import Diagnostics, Note
 from integc.ir import Flow, Project, System
 from integc.targets import Artifact, serialise
-from integc.targets.bundle import bundle_digest, bundle_files
+from integc.targets.bundle import bundle_digest, bundle_files, release_mappings
 
 OUT_DIR = "deploy/k8s"
 
@@ -981,6 +981,7 @@ class K8sTarget:
         if not _check_options(options, diagnostics):
             return []
         files = manifests(project, options, diagnostics)
+        release_mappings(project)  # every bundle is in `files`
         return [Artifact(f"{OUT_DIR}/{path}", dump_yaml(*files[path])) for path in sorted(files)]
 
 

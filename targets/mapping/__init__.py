@@ -24,7 +24,7 @@ from integc.diagnostics import Diagnostics
 from integc.targets import Artifact
 from integc.targets.mapping.codegen import FlowGenerator, GenerationError, py
 from integc.targets.mapping.pretty import Pretty
-from integc.targets.mapping.schemas import project_cache
+from integc.targets.mapping.schemas import project_cache, release
 
 __all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_name", "module_source",
            "render_module", "render_registry"]
@@ -161,6 +161,7 @@ class MappingTarget:
                 diagnostics.report("E0307", f"{flow.name}: {problem}", flow.origin,
                                    help="fix the @example values of the source entity, or the mapping")
         artifacts.append(Artifact("mappings/__init__.py", render_registry(project).encode("utf-8")))
+        release(project)  # the schemas' caches; the modules stay for the k8s target's bundles
         return artifacts
 
 

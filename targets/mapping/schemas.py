@@ -82,6 +82,18 @@ def project_cache(project: ir.Project) -> ProjectCache:
     return _LAST[0]
 
 
+def release(project: ir.Project, *, modules: bool = False) -> None:
+    """Free what the cache of `project` holds once its users are done: the schemas and their
+    texts (rebuilt if asked for again), and with `modules` the rendered modules too."""
+    if _LAST and _LAST[0].project is project:
+        if modules:
+            _LAST.clear()
+        else:
+            kept = _LAST[0].modules
+            _LAST[:] = [ProjectCache(project)]
+            _LAST[0].modules = kept
+
+
 def entity_schema(project: ir.Project, qualified_name: str, *, write: bool) -> dict:
     """The JSON Schema of one entity; `write` for the record a flow writes (no @readonly required).
 

@@ -102,3 +102,21 @@ def test_the_example_check_reads_the_schema_of_the_module_it_is_given():
     assert stricter != source
     problem = check_example(project, flow, stricter)
     assert problem is not None and "no_such_field" in problem
+
+
+def test_release_keeps_the_modules_until_told():
+    from integc.targets.mapping import module_source
+    from integc.targets.mapping.schemas import release
+
+    project = fx.mixed_project()
+    flow = project.flows[0]
+    first = module_source(project, flow)
+    schema = entity_schema(project, flow.source, write=False)
+    release(project)
+    assert module_source(project, flow) is first  # kept for the k8s target's bundles
+    assert entity_schema(project, flow.source, write=False) is not schema  # built again, equal
+    assert entity_schema(project, flow.source, write=False) == schema
+    release(project, modules=True)
+    assert module_source(project, flow) == first and module_source(project, flow) is not first
+    release(fx.recursive_project(), modules=True)  # another project's: nothing to do
+    assert project_cache(project).project is project
