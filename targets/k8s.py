@@ -518,9 +518,18 @@ def _quote_breaks_1_2(document: dict, header: tuple[str, ...], content: bytes) -
         if "\n" in quoted:
             raise RuntimeError("a double-quoted string is one line")
         text = text.replace(token, quoted)
-    if yaml.load(text, Loader=_SafeLoader) != document:
+    if yaml.load(text, Loader=_SafeLoader) != _as_read(document):
         raise RuntimeError("the double-quoted strings did not take the place of the literal blocks")
     return text.encode("utf-8")
+
+
+def _as_read(value: object) -> object:
+    """`value` as a YAML reader gives it back (tuples are lists)."""
+    if isinstance(value, dict):
+        return {_as_read(k): _as_read(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_read(v) for v in value]
+    return value
 
 
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -102,3 +102,13 @@ def test_comments_find_their_items_whatever_the_strings(labels, comments):
         assert parsed == doc
     lines = content.decode().splitlines()
     assert sum(line.startswith("  # ") for line in lines) == sum(c.count("\n") + 1 for c in comments)
+
+
+def test_line_separators_in_lists_of_tuples_too():
+    doc = {"kind": "Service", "metadata": {"annotations": {"d": "a\n\u2028b"}},
+           "spec": {"ports": ({"port": 1},), "t": ("x", "y\n\u2029")}}
+    content = dump_yaml(doc)
+    assert b'"a\\n\\Lb"' in content and b'"y\\n\\P"' in content
+    expected = {**doc, "spec": {"ports": [{"port": 1}], "t": ["x", "y\n\u2029"]}}
+    for parsed in read_back(content):
+        assert parsed == expected
