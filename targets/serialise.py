@@ -76,6 +76,7 @@ _WIDTH = 1 << 30
 _YAML12_INT = r"^[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"
 _YAML12_FLOAT = r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
 _YAML11_SHORT_BOOL = r"^(?:y|Y|n|N)$"
+_YAML11_ONLY_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 class _Resolver(yaml.resolver.Resolver):
@@ -104,6 +105,8 @@ def _string_event(text: str) -> events.ScalarEvent:
     plain = _RESOLVER.resolve(ScalarNode, text, (True, False)) == _STR_TAG
     if _INVISIBLE_RE.search(text) is not None:
         style = '"'  # so that escape_invisible() may write escapes
+    elif "\n" in text and _YAML11_ONLY_BREAKS.search(text) is not None:
+        style = '"'  # a literal block would hold a break that YAML 1.1 readers see and 1.2 readers do not
     elif "\n" in text:
         style = "|"  # the emitter falls back to double quotes where a literal block would not be exact
     else:

@@ -796,3 +796,12 @@ def test_python_only_patterns_are_reported_at_the_field(pattern):
     more = Diagnostics()
     js.TARGET.emit(project, {}, more)
     assert [d.code for d in more.items] == ["E0204"]
+
+
+@pytest.mark.parametrize("text", ["a\u2028b\n", "a\x85b\nc", "x\u2029\ny", "line\nbreak \u2028 here\n"])
+def test_text_with_yaml11_only_line_breaks_round_trips_in_yaml_1_1_and_1_2(text):
+    from ruamel.yaml import YAML
+
+    content = serialise.dump_yaml({"k": text, text: 1})
+    assert yaml.safe_load(content) == {"k": text, text: 1}
+    assert YAML(typ="safe", pure=True).load(content) == {"k": text, text: 1}
