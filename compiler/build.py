@@ -246,7 +246,7 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
                 for i in indices if cache is not None and entries[i][2].inputs is not None}
 
     # With a previous build to reuse from, the keys decide what to emit; without one (a cold build)
-    # they are only stored for next time, and are computed while the writer finishes.
+    # they are only stored for next time, and a worker computes them while the others emit.
     keys = keys_of(range(len(entries))) if previous else {}
     paths: list[list[str]] = [[] for _ in entries]
     todo = []

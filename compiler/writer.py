@@ -61,9 +61,12 @@ def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) ->
 
 
 class StagedOutput:
-    """A build's output, written into a fresh folder beside `out` while the build goes on
-    (threads: writing and SHA-256 release the GIL), flushed to disk, then swapped in whole by
-    `commit`. `discard` (a failed build) removes it; `out` is untouched until `commit`.
+    """A build's output, written into a fresh folder beside `out` while the build goes on, then
+    flushed to disk and swapped in whole by `commit`. Files arrive three ways: `write` (now, in
+    the calling process: a forked worker writes what it made, and `adopt` registers it), `add`
+    (in a thread of this process: writing and SHA-256 release the GIL) and `link` (a file of the
+    previous build, unchanged). `discard` (a failed build) removes the folder; `out` is untouched
+    until `commit`.
 
     Durability: the files are flushed before the swap, so after a crash the output folder is
     either the previous build or this one, complete. Where the platform has `os.sync` that is
