@@ -9,7 +9,8 @@ system too, which TypeSpec has no equivalent of) and measures, each
 measurement in a fresh process:
 
 - per phase (bench/phases.py: imports, parse, resolve, check, load targets,
-  each target, write): median seconds (wall and CPU) of --repeats runs, and
+  the targets as the build runs them (every core), write; then, from one more
+  run, each target alone in one process): median seconds (wall and CPU) of --repeats runs, and
   the process's peak RSS when the phase ends; with --tracemalloc, also what
   each phase allocates at its peak and keeps (a separate run: tracemalloc
   slows Python several times);
@@ -132,6 +133,14 @@ def measure_phases(project: Path, out: Path, repeats: int, timeout: float, trace
         timed.append(json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else
                      {"phases": {}, "error": done.stderr[-2000:]})
     wipe(out)
+    if not front_end:  # each target alone, in one process (one run): what each costs
+        done = subprocess.run(probe + ["--per-target", "--no-write"], capture_output=True, text=True,
+                              timeout=timeout)
+        alone = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {"phases": {}}
+        for name, entry in alone["phases"].items():
+            if name.startswith("target "):
+                timed[0]["phases"][f"{name} (alone)"] = entry
+        wipe(out)
     memory: dict = {"phases": {}}
     if traced:
         done = subprocess.run(probe + ["--memory", "--no-write"], capture_output=True, text=True, timeout=timeout * 5)
@@ -234,12 +243,12 @@ def print_size(n: int, lines: int, result: dict) -> None:
     print(f"\n== N={n}: {lines:,} source lines; load average {result['load_before']} -> {result['load_after']}")
     phases = result.get("phases")
     if phases:
-        print(f"  {'phase':<22}{'seconds':>9}{'cpu s':>9}{'RSS MiB':>9}{'traced peak':>12}{'kept':>8}")
+        print(f"  {'phase':<28}{'seconds':>9}{'cpu s':>9}{'RSS MiB':>9}{'traced peak':>12}{'kept':>8}")
         for name, entry in phases["phases"].items():
             if entry.get("error"):
-                print(f"  {name:<22}  ERROR {entry['error'][:80]}")
+                print(f"  {name:<28}  ERROR {entry['error'][:80]}")
                 continue
-            print(f"  {name:<22}{_f(entry['seconds'], 3):>9}{_f(entry['cpu'], 3):>9}{_f(entry['rss_mib'], 0):>9}"
+            print(f"  {name:<28}{_f(entry['seconds'], 3):>9}{_f(entry['cpu'], 3):>9}{_f(entry['rss_mib'], 0):>9}"
                   f"{_f(entry['peak_mib'], 1):>12}{_f(entry['kept_mib'], 1):>8}")
         if phases["artifacts"] is not None:
             print(f"  ({phases['artifacts']} files, {_f((phases['artifact_bytes'] or 0) / 1e6, 1)} MB; "
