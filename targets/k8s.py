@@ -29,7 +29,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import yaml
 
 from integc import __version__
 from integc.diagnostics import Diagnostics, Note
@@ -396,11 +395,6 @@ def comment_text(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-# U+2028 and U+2029 as UTF-8. libyaml takes them for line breaks (so do YAML 1.1 readers),
-# YAML 1.2 readers do not: a literal block holding one does not read back there.
-_LS_PS = ("\u2028".encode(), "\u2029".encode())
-
-
 def dump_yaml(document: dict, header: str | None = None,
               item_comments: dict[str, list[str]] | None = None, *, shortcut: bool = True) -> bytes:
     """One manifest as YAML: targets/serialise.py's writer (libyaml's emitter, strings
@@ -411,8 +405,6 @@ def dump_yaml(document: dict, header: str | None = None,
     lines = tuple(comment_text(line) for line in header.split("\n")) if header else ()
     swapped, blocks = _swap_blocks(document) if shortcut else (document, {})
     content = serialise.dump_yaml(swapped, header=lines)
-    if any(mark in content for mark in _LS_PS):  # rare: only then look for such literal blocks
-        content = _quote_breaks_1_2(swapped, lines, content)
     if blocks:
         content = _put_blocks(content, blocks)
         if content is None:  # a placeholder was not where it should be: no shortcut
@@ -476,64 +468,6 @@ def _put_blocks(content: bytes, blocks: dict[bytes, bytes]) -> bytes | None:
             return None
         content = content.replace(line, replacement)
     return content
-
-
-def _quote_breaks_1_2(document: dict, header: tuple[str, ...], content: bytes) -> bytes:
-    """The document again, each multi-line string (key or value) that holds U+2028 or U+2029
-    written double-quoted (as `\\L`, `\\P` and `\\n` escapes) instead of as a literal block.
-
-    Each such string is first a placeholder that libyaml writes plain, as a simple key where
-    the quoted text may be one (128 characters at most, as libyaml decides) and as a `? ` key
-    otherwise; the result must read back to the document (checked: a rare path)."""
-    original = content.decode("utf-8")
-    found: dict[str, tuple[str, str]] = {}  # string -> (placeholder, double-quoted)
-
-    def placeholder(value: str) -> str:
-        if value not in found:
-            quoted = serialise.escape_invisible(
-                yaml.dump(value, Dumper=_SafeDumper, default_style='"', allow_unicode=True,
-                          width=1 << 30).rstrip("\n"))
-            token = f"integc-placeholder-{len(found)}" + ("-" + "x" * 128 if len(quoted) > 128 else "")
-            while token in original:
-                token += "x"
-            found[value] = (token, quoted)
-        return found[value][0]
-
-    def swap(value: object) -> object:
-        if isinstance(value, str):
-            if "\n" in value and ("\u2028" in value or "\u2029" in value):
-                return placeholder(value)
-            return value
-        if isinstance(value, dict):
-            return {swap(k): swap(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [swap(v) for v in value]
-        return value
-
-    swapped = swap(document)
-    if not found:
-        return content
-    text = serialise.dump_yaml(swapped, header=header).decode("utf-8")
-    for token, quoted in sorted(found.values(), key=lambda pair: -len(pair[0])):
-        if "\n" in quoted:
-            raise RuntimeError("a double-quoted string is one line")
-        text = text.replace(token, quoted)
-    if yaml.load(text, Loader=_SafeLoader) != _as_read(document):
-        raise RuntimeError("the double-quoted strings did not take the place of the literal blocks")
-    return text.encode("utf-8")
-
-
-def _as_read(value: object) -> object:
-    """`value` as a YAML reader gives it back (tuples are lists)."""
-    if isinstance(value, dict):
-        return {_as_read(k): _as_read(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_as_read(v) for v in value]
-    return value
-
-
-_SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _comment_items(content: bytes, comments: dict[str, list[str]]) -> bytes:
