@@ -84,7 +84,7 @@ def test_incremental_builds_match_cold_builds(project: Path, tmp_path: Path) -> 
     assert_same_as_cold(project, out, tmp_path, expect_reused=True)
 
     # change one system's file: rebuilt (the other files come from the cache), same bytes as cold
-    target.write_bytes(original.replace(b'title "System', b'title "Renamed system', 1))
+    target.write_bytes(original.replace(b'title "', b'title "Renamed ', 1))
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
     assert_same_as_cold(project, out, tmp_path, expect_reused=True)
 
@@ -362,7 +362,7 @@ def test_a_changed_file_re_emits_only_the_units_it_feeds(project: Path, tmp_path
     before = _inodes(out)
     target = _system_file(project)
     name = target.stem
-    target.write_bytes(target.read_bytes().replace(b'title "System', b'title "Renamed system', 1))
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
     after = _inodes(out)
     renewed = sorted(p for p in after if after[p] != before.get(p))
@@ -377,7 +377,7 @@ def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_pa
     out = tmp_path / "out"
     build_project(project, out)
     target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "System', b'title "Renamed system', 1))
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
     others = sorted(p for p in (out / "openapi").iterdir() if target.stem not in p.name)
     victim = others[0]
     victim.write_bytes(victim.read_bytes() + b"# edited\n")  # same inode, new size and mtime
