@@ -6,10 +6,10 @@ and every process takes units from a shared queue until it is empty. A
 child sends back each unit's result (with a `sink`, what the sink made of
 the artifacts: the build's writer writes them into the staging folder and
 returns their paths and digests) and diagnostics, pickled, through a pipe,
-and exits; it starts nothing. Whatever a child
-does not deliver (it crashed, was killed, sent something unreadable) the
-parent emits itself, so the result never depends on the children: the same
-artifacts, in unit order, as one process would give.
+and exits; it starts nothing. Whatever a child does not deliver (it
+crashed, was killed, sent something unreadable) the parent emits itself, so
+the result never depends on the children: the same artifacts, in unit
+order, as one process would give.
 
 Forking is used only where it is safe: a platform with `fork`, a parent
 running a single thread, and enough units to be worth a process.

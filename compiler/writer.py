@@ -95,8 +95,9 @@ class StagedOutput:
 
     def write(self, artifacts) -> list[tuple[str, str, int]]:
         """Write `artifacts` now, in this process (a build's forked worker writes what it made):
-        each one's (path, SHA-256, size). A path that exists already is left as it is; the build
-        reports the clash. `adopt` registers the result with the `StagedOutput` that commits."""
+        each one's (path, SHA-256, size). A file already there is replaced (a worker died while
+        writing it; or two units clash, which the build reports as E0801 and then discards the
+        folder). `adopt` registers the result with the `StagedOutput` that commits."""
         written = []
         for artifact in artifacts:
             if not _safe_relative(artifact.path) or artifact.path == MANIFEST:
@@ -105,16 +106,16 @@ class StagedOutput:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             try:
                 digest = _write_files([(target, artifact.content)])[0]
-            except FileExistsError:
-                digest = ""
+            except FileExistsError:  # a worker that died after starting it, or a clash the build reports
+                os.unlink(target)
+                digest = _write_files([(target, artifact.content)])[0]
             written.append((artifact.path, digest, len(artifact.content)))
         return written
 
     def adopt(self, written: list[tuple[str, str, int]]) -> None:
         """Files `write` made (here or in a forked worker), to be listed in the manifest."""
         for path, digest, size in written:
-            if digest and path not in self._pending:
-                self._pending[path] = (size, (_Done(digest), None))
+            self._pending[path] = (size, (_Done(digest), None))
 
     def link(self, path: str, source: Path, sha256: str, size: int) -> None:
         """Take the file `source` (of the previous build, known to hold `sha256`) as `path`: a hard

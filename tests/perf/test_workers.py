@@ -1,8 +1,10 @@
 """Emitting on every core gives exactly what one process gives."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,31 @@ def test_every_unit_is_emitted_once_across_processes(tmp_path):
     marks = [p.name.split("-") for p in tmp_path.iterdir()]
     assert sorted(int(i) for i, _ in marks) == list(range(200))
     assert len({pid for _, pid in marks}) > 1
+
+
+def test_files_a_dead_child_left_behind_are_written_again(tmp_path):
+    from integc.writer import StagedOutput
+
+    parent = os.getpid()
+    staged = StagedOutput(tmp_path / "out")
+
+    def sink(artifacts):
+        written = staged.write(artifacts)
+        if os.getpid() != parent:
+            path = staged.folder / artifacts[0].path
+            path.write_bytes(b"half")  # as if it died in the middle of writing
+            (tmp_path / "a child died").touch()
+            os._exit(9)
+        return written
+
+    def emit(diagnostics, i):
+        time.sleep(0.02)  # slow enough that the child takes some
+        return [Artifact(f"d/f{i}.txt", f"content {i}".encode())]
+
+    units = [Unit(f"u{i}", None, functools.partial(emit, i=i)) for i in range(12)]
+    results, _ = workers.run_units(units, 2, on_result=staged.adopt, sink=sink)
+    assert (tmp_path / "a child died").exists()
+    assert staged.commit({})
+    out = tmp_path / "out"
+    assert [(out / f"d/f{i}.txt").read_bytes() for i in range(12)] == [f"content {i}".encode() for i in range(12)]
+    assert all(len(written) == 1 and written[0][1] for written, _ in results)
