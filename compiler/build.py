@@ -81,8 +81,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
         previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
         emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous)
         if emit_ir:
-            ir_file = Artifact(IR_FILE, ir_json_bytes(project, config.root))
-            staged.add([ir_file])
+            staged.adopt(staged.write([Artifact(IR_FILE, ir_json_bytes(project, config.root))]))
             emitted.append(IR_FILE)
         _check_collisions(emitted, diagnostics)
         if diagnostics.has_errors or (strict and diagnostics.items):

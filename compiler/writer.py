@@ -16,7 +16,6 @@ import os
 from contextlib import contextmanager
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from integc import __version__
@@ -53,7 +52,7 @@ def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) ->
     """Write the artifacts and the manifest as one atomic replacement of `out`."""
     staged = StagedOutput(out)
     try:
-        staged.add(artifacts)
+        staged.adopt(staged.write(artifacts))
         return staged.commit(inputs)
     except BaseException:
         staged.discard()
@@ -62,11 +61,10 @@ def write_build(out: Path, artifacts: list[Artifact], inputs: dict[str, str]) ->
 
 class StagedOutput:
     """A build's output, written into a fresh folder beside `out` while the build goes on, then
-    flushed to disk and swapped in whole by `commit`. Files arrive three ways: `write` (now, in
-    the calling process: a forked worker writes what it made, and `adopt` registers it), `add`
-    (in a thread of this process: writing and SHA-256 release the GIL) and `link` (a file of the
-    previous build, unchanged). `discard` (a failed build) removes the folder; `out` is untouched
-    until `commit`.
+    flushed to disk and swapped in whole by `commit`. Files arrive two ways: `write` (in the
+    calling process: a forked worker writes what it made, and `adopt` registers it here) and
+    `link` (a file of the previous build, unchanged). `discard` (a failed build) removes the
+    folder; `out` is untouched until `commit`.
 
     Durability: the files are flushed before the swap, so after a crash the output folder is
     either the previous build or this one, complete. Where the platform has `os.sync` that is
@@ -80,18 +78,7 @@ class StagedOutput:
         self.out = out
         self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
         os.chmod(self.folder, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
-        self._pool = ThreadPoolExecutor(_WRITER_THREADS)
-        self._pending: dict[str, tuple[int, object]] = {}  # path -> (size, future of its SHA-256)
-        self._folders: set[str] = {"."}
-
-    def add(self, artifacts) -> None:
-        """Start writing `artifacts` (one task for them all); a path given twice is written once
-        (the build reports the clash)."""
-        claimed = [a for a in artifacts if self._claim(a.path)]
-        if claimed:
-            future = self._pool.submit(_write_files, [(f"{self.folder}/{a.path}", a.content) for a in claimed])
-            for position, artifact in enumerate(claimed):
-                self._pending[artifact.path] = (len(artifact.content), (future, position))
+        self._files: dict[str, tuple[str, int]] = {}  # path -> (SHA-256, size), for the manifest
 
     def write(self, artifacts) -> list[tuple[str, str, int]]:
         """Write `artifacts` now, in this process (a build's forked worker writes what it made):
@@ -100,46 +87,47 @@ class StagedOutput:
         folder). `adopt` registers the result with the `StagedOutput` that commits."""
         written = []
         for artifact in artifacts:
-            if not _safe_relative(artifact.path) or artifact.path == MANIFEST:
-                raise OutputError(f"refusing to write outside the output folder: {artifact.path!r}")
-            target = f"{self.folder}/{artifact.path}"
-            os.makedirs(os.path.dirname(target), exist_ok=True)
+            target = self._target(artifact.path)
             try:
-                digest = _write_files([(target, artifact.content)])[0]
+                digest = _write_file(target, artifact.content)
             except FileExistsError:  # a worker that died after starting it, or a clash the build reports
                 os.unlink(target)
-                digest = _write_files([(target, artifact.content)])[0]
+                digest = _write_file(target, artifact.content)
             written.append((artifact.path, digest, len(artifact.content)))
         return written
 
     def adopt(self, written: list[tuple[str, str, int]]) -> None:
         """Files `write` made (here or in a forked worker), to be listed in the manifest."""
         for path, digest, size in written:
-            self._pending[path] = (size, (_Done(digest), None))
+            self._files[path] = (digest, size)
 
-    def link(self, path: str, source: Path, sha256: str, size: int) -> None:
+    def link(self, path: str, source: str, sha256: str, size: int) -> None:
         """Take the file `source` (of the previous build, known to hold `sha256`) as `path`: a hard
         link, or a copy where the file system has none. integc never changes a file it wrote."""
-        if self._claim(path):
-            self._pending[path] = (size, (self._pool.submit(_link_file, source, f"{self.folder}/{path}", sha256), None))
+        if path in self._files:  # two units clash: the build reports it
+            return
+        target = self._target(path)
+        try:
+            os.link(source, target, follow_symlinks=False)
+        except OSError:
+            shutil.copyfile(source, target, follow_symlinks=False)
+            if not _SYNC_ONCE:
+                with open(target, "rb") as handle:
+                    os.fsync(handle.fileno())
+        self._files[path] = (sha256, size)
 
-    def _claim(self, path: str) -> bool:
+    def _target(self, path: str) -> str:
+        """Where `path` goes in the staging folder (its folder made); refuses any path that leaves it."""
         if not _safe_relative(path) or path == MANIFEST:
             raise OutputError(f"refusing to write outside the output folder: {path!r}")
-        if path in self._pending:
-            return False
-        folder = str(PurePosixPath(path).parent)
-        if folder not in self._folders:
-            (self.folder / folder).mkdir(parents=True, exist_ok=True)
-            self._folders.add(folder)
-        return True
+        target = f"{self.folder}/{path}"
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        return target
 
     def commit(self, inputs: dict[str, str]) -> list[str]:
-        """Finish writing, add the manifest, swap the folder in; the paths written, sorted."""
-        self._pool.shutdown(wait=True)
-        files = sorted((path, future.result() if position is None else future.result()[position], size)
-                       for path, (size, (future, position)) in self._pending.items())
-        _write_files([(f"{self.folder}/{MANIFEST}", _manifest(files, inputs))])
+        """Add the manifest, flush, swap the folder in; the paths written, sorted."""
+        files = sorted((path, digest, size) for path, (digest, size) in self._files.items())
+        _write_file(f"{self.folder}/{MANIFEST}", _manifest(files, inputs))
         if _SYNC_ONCE:
             os.sync()
         written = [path for path, _, _ in files] + [MANIFEST]
@@ -149,7 +137,6 @@ class StagedOutput:
         return written
 
     def discard(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -223,50 +210,21 @@ def _ancestors(folder: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1) if parts[:i] != (".",)]
 
 
-# Writing and SHA-256 release the GIL: threads overlap the disk's latency.
-_WRITER_THREADS = 8
-
-
 _SYNC_ONCE = hasattr(os, "sync")
 
 
-class _Done:
-    """A finished future: the digest of a file written without the thread pool."""
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def result(self) -> str:
-        return self._value
-
-
-def _link_file(source: str, path: str, sha256: str) -> str:
+def _write_file(path: str, content: bytes) -> str:
+    """Create `path` (it must not exist) with `content`; its SHA-256."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
-        os.link(source, path, follow_symlinks=False)
-    except OSError:
-        shutil.copyfile(source, path, follow_symlinks=False)
+        view = memoryview(content)
+        while view:
+            view = view[os.write(descriptor, view):]
         if not _SYNC_ONCE:
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    return sha256
-
-
-def _write_files(files: list[tuple[str, bytes]]) -> list[str]:
-    """Create each path (it must not exist) with its content; their SHA-256s."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    digests = []
-    for path, content in files:
-        descriptor = os.open(path, flags, 0o666)
-        try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(descriptor, view):]
-            if not _SYNC_ONCE:
-                os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        digests.append(hashlib.sha256(content).hexdigest())
-    return digests
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return hashlib.sha256(content).hexdigest()
 
 
 def _safe_relative(path: str) -> bool:
