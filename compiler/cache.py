@@ -149,21 +149,21 @@ def _signing_key() -> bytes | None:
 
 # ---------------------------------------------------------------- pickling the AST
 
+def _dataclasses_of(module) -> list[type]:
+    return [c for c in vars(module).values()
+            if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == module.__name__]
+
+
 def _ast_classes() -> list[type]:
     from integc import diagnostics, syntax
 
-    classes = [diagnostics.Span, diagnostics.Diagnostic, diagnostics.Note]
-    classes += [c for c in vars(syntax).values()
-                if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == syntax.__name__]
-    return classes
+    return [diagnostics.Span, diagnostics.Diagnostic, diagnostics.Note] + _dataclasses_of(syntax)
 
 
-@lru_cache(maxsize=1)
-def _dispatch_table() -> dict:
-    """Pickle each AST node as (class, field values): unpickling calls the constructor, which is
-    about three times faster than the generic state-setting path for frozen slotted dataclasses."""
+def _by_fields(classes: list[type]) -> dict:
+    """A pickler dispatch table: each of `classes` as (class, field values)."""
     table = {}
-    for cls in _ast_classes():
+    for cls in classes:
         names = [f.name for f in dataclasses.fields(cls)]
         get = operator.attrgetter(*names)
         if len(names) == 1:
@@ -171,6 +171,13 @@ def _dispatch_table() -> dict:
         else:
             table[cls] = lambda obj, cls=cls, get=get: (cls, get(obj))
     return table
+
+
+@lru_cache(maxsize=1)
+def _dispatch_table() -> dict:
+    """Pickle each AST node as (class, field values): unpickling calls the constructor, which is
+    about three times faster than the generic state-setting path for frozen slotted dataclasses."""
+    return _by_fields(_ast_classes())
 
 
 @lru_cache(maxsize=1)
@@ -205,15 +212,7 @@ def _ir_dispatch_table() -> dict:
     """Pickle IR values (and spans) as (class, field values): a faithful, fast serialisation to digest."""
     from integc import diagnostics, ir
 
-    table = {}
-    for cls in [diagnostics.Span] + [c for c in vars(ir).values() if isinstance(c, type)
-                                     and dataclasses.is_dataclass(c) and c.__module__ == ir.__name__]:
-        get = operator.attrgetter(*[f.name for f in dataclasses.fields(cls)])
-        if len(dataclasses.fields(cls)) == 1:
-            table[cls] = lambda obj, cls=cls, get=get: (cls, (get(obj),))
-        else:
-            table[cls] = lambda obj, cls=cls, get=get: (cls, get(obj))
-    return table
+    return _by_fields([diagnostics.Span] + _dataclasses_of(ir))
 
 
 def _digest_values(values: tuple, digest, memo: dict[int, bytes]) -> None:
