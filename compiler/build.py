@@ -112,7 +112,6 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
 
 def _record_key(config: ProjectConfig, emit_ir: bool, strict: bool) -> str:
     """Everything besides the sources that decides what a build writes and reports."""
-    import os
     from importlib.metadata import entry_points
 
     from integc.cache import compiler_fingerprint
@@ -127,8 +126,6 @@ def _record_key(config: ProjectConfig, emit_ir: bool, strict: bool) -> str:
 
 def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, result: BuildResult) -> dict:
     """What the next build checks to know that nothing changed, and what it then reports."""
-    import os
-
     from integc.writer import MANIFEST
 
     loaded = compiled.loaded
@@ -152,8 +149,6 @@ def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, re
 def _reuse(cache, fingerprint: str, path: str | Path, config: ProjectConfig,
            diagnostics: Diagnostics) -> BuildResult | None:
     """The previous build's result when nothing it depends on changed, else None."""
-    import os
-
     from integc.loader import decode_source, import_target
     from integc.pipeline import config_sources
 
@@ -213,18 +208,14 @@ def ir_json_bytes(project: ir.Project, root: Path) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=True, sort_keys=False) + "\n").encode("utf-8")
 
 
-def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics,
-             on_artifacts=None) -> list[Artifact]:
-    """Every enabled target's artifacts, target by target, its units emitted on every core.
-
-    `on_artifacts` is called with each unit's artifacts as soon as they are
-    made (in no particular order; the writer starts on them).
-    """
+def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[Artifact]:
+    """Every enabled target's artifacts, in memory, in unit order; the units emitted on every core.
+    (A build does not hold them: `_emit_staged` has each worker write its own.)"""
     from integc.workers import run_units
 
     units = [unit for _, _, unit in target_units(project, config, diagnostics)]
     artifacts: list[Artifact] = []
-    for unit_artifacts, unit_diagnostics in run_units(units, on_result=on_artifacts)[0]:
+    for unit_artifacts, unit_diagnostics in run_units(units)[0]:
         artifacts.extend(unit_artifacts)
         diagnostics.items.extend(unit_diagnostics)
     return artifacts
@@ -294,8 +285,6 @@ def _previous_outputs(cache, fingerprint: str, config: ProjectConfig) -> dict[st
 
 def _reuse_unit(cache, key: str, previous: dict, staged, out: str) -> tuple[list[str], list[Diagnostic]] | None:
     """Link a unit's files from the last build when they are exactly what it wrote; else None."""
-    import os
-
     entry = cache.load_unit(key)
     if entry is None:
         return None
@@ -416,8 +405,6 @@ def _foreign_folder(out: Path, manifest: str) -> bool:
 def _holds_sources(folder: Path) -> bool:
     """`any(p.suffix == ".integ" for p in folder.rglob("*.integ"))`, without a Path per file: every
     name below `folder` (symbolic links to folders are listed, not entered), files and folders alike."""
-    import os
-
     for _, folders, files in os.walk(folder):
         for name in (*folders, *files):
             if name.endswith(".integ") and len(name) > len(".integ"):
