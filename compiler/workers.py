@@ -64,8 +64,9 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
     next unit from a shared queue until none is left: a slow unit or a busy
     core does not hold the others back. `side_jobs` (work for the build that
     is not a unit, such as preparing the cache) run in the last child before
-    it takes units, or here when there is no child. `on_result(artifacts)` is
-    called for each unit as its result arrives, in no set order.
+    it takes units, or here when there is no child. `on_result` gets each
+    unit's artifacts (the sink's value, with a sink) as they arrive, in no set
+    order.
     """
     results: list[Result | None] = [None] * len(units)
 
@@ -75,6 +76,7 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
             on_result(result[0])
 
     n = processes if processes is not None else processes_for(len(units))
+
     def run(unit: Unit) -> Result:
         artifacts, found = _run(unit)
         return (artifacts if sink is None else sink(artifacts)), found

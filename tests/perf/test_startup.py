@@ -41,9 +41,3 @@ def test_a_check_without_integc_toml_does_not_import_jsonschema(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
-
-
-def test_the_k8s_targets_empty_options_are_valid():
-    from integc.targets import k8s
-
-    assert jsonschema.Draft202012Validator(k8s.OPTIONS_SCHEMA).is_valid({})
