@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: find ir_fixtures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "review"))  # and review_helpers
 import ir_fixtures as fx  # noqa: E402
+from review_helpers import valid_cases  # noqa: E402
 from integc.diagnostics import Diagnostics
 from integc.targets import openapi as oa
 from integc.targets import openapi_check as oc
@@ -44,17 +46,9 @@ def project_documents(path: Path) -> list[tuple[str, dict]]:
     return out
 
 
-def valid_programs() -> list[Path]:
-    """The examples and tests/data/valid: files, or folders with a main.integ."""
-    cases = sorted(p for p in (REPO / "examples").iterdir() if (p / "main.integ").is_file())
-    valid = REPO / "tests" / "data" / "valid"
-    cases += sorted(p for p in valid.iterdir() if p.suffix == ".integ" or (p / "main.integ").is_file())
-    return cases
-
-
 @functools.lru_cache(maxsize=None)
 def program_documents() -> tuple[tuple[str, dict], ...]:
-    docs = [d for path in valid_programs() for d in project_documents(path)]
+    docs = [d for path in valid_cases() for d in project_documents(path)]
     assert len(docs) >= 40
     return tuple(docs)
 
