@@ -25,6 +25,11 @@ measurement in a fresh process:
   `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
   with the cold `integc build`, and the ratios.
 
+Old outputs are moved aside and deleted only between measurements, with a
+wait of 35 s after a deletion before the next one (see `Trash`: on a file
+system that holds back freed inodes, files created right after a mass
+deletion cost the creator seconds of kernel time).
+
 The load average is printed before and after each size: other processes on
 the machine move wall times, so compare figures measured in the same run.
 """
@@ -115,24 +120,69 @@ def source_lines(project: Path) -> int:
     return sum(p.read_text(encoding="utf-8").count("\n") for p in project.rglob("*.integ"))
 
 
-def wipe(out: Path) -> None:
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(out.parent / f".{out.name}.integc-cache", ignore_errors=True)
+class Trash:
+    """Deleted outputs, kept out of the timed runs.
+
+    On a file system that delays reusing freed inodes (ext4 without a journal, as on the
+    benchmark machine, skips every inode freed in the last 30 s: the kernel's
+    `recently_deleted()`), creating files just after deleting thousands costs seconds of
+    kernel CPU (perf: `recently_deleted`/`find_inode_bit` at ~25 % of a cold N=200 build
+    right after the previous output was removed). That cost belongs to whoever deleted, not to
+    the build that follows; so the benchmark moves old outputs aside (a rename) and deletes
+    them between measurements, and `settle` waits until the file system has forgotten them
+    (with TypeSpec in the run its compile is that wait).
+    """
+    QUIET_SECONDS = 35.0
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+        self.last_deletion = 0.0
+        self.empty()
+
+    def put(self, path: Path) -> None:
+        if not path.exists():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count += 1
+        try:
+            os.rename(path, self.folder / str(self.count))
+        except OSError:  # another file system: deleted now, and the next `settle` waits for it
+            shutil.rmtree(path, ignore_errors=True)
+            self.last_deletion = time.monotonic()
+
+    def empty(self) -> None:
+        if self.folder.exists():
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.last_deletion = time.monotonic()
+
+    def settle(self) -> None:
+        self.empty()
+        remaining = self.last_deletion + self.QUIET_SECONDS - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
+
+def wipe(out: Path, trash: Trash) -> None:
+    trash.put(out)
+    trash.put(out.parent / f".{out.name}.integc-cache")
 
 
 # ---------------------------------------------------------------- phases
 
-def measure_phases(project: Path, out: Path, repeats: int, timeout: float, traced: bool, front_end: bool) -> dict:
+def measure_phases(project: Path, out: Path, repeats: int, timeout: float, traced: bool, front_end: bool,
+                   trash: Trash) -> dict:
+    trash.settle()
     probe = [sys.executable, str(HERE / "phases.py"), str(project), "--out", str(out)]
     if front_end:
         probe.append("--front-end")
     timed = []
     for _ in range(repeats):
-        wipe(out)
+        wipe(out, trash)
         done = subprocess.run(probe, capture_output=True, text=True, timeout=timeout)
         timed.append(json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else
                      {"phases": {}, "error": done.stderr[-2000:]})
-    wipe(out)
+    wipe(out, trash)
     if not front_end:  # each target alone, in one process (one run): what each costs
         done = subprocess.run(probe + ["--per-target", "--no-write"], capture_output=True, text=True,
                               timeout=timeout)
@@ -140,7 +190,7 @@ def measure_phases(project: Path, out: Path, repeats: int, timeout: float, trace
         for name, entry in alone["phases"].items():
             if name.startswith("target "):
                 timed[0]["phases"][f"{name} (alone)"] = entry
-        wipe(out)
+        wipe(out, trash)
     memory: dict = {"phases": {}}
     if traced:
         done = subprocess.run(probe + ["--memory", "--no-write"], capture_output=True, text=True, timeout=timeout * 5)
@@ -190,7 +240,8 @@ def typespec_command(tsp: Path, n: int) -> list[str]:
 
 
 def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp: Path | None, n: int,
-                      timeout: float, front_end: bool) -> dict:
+                      timeout: float, front_end: bool, trash: Trash) -> dict:
+    trash.settle()
     results: dict[str, list[dict]] = {"build cold": [], "build no change": [], "build one file changed": [],
                                       "check": [], "check 1,000-line file": []}
     if tsp is not None:
@@ -206,14 +257,14 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
             if who == "typespec":
                 if tsp is None:
                     continue
-                shutil.rmtree(tsp / "out" / f"n{n}", ignore_errors=True)
+                trash.put(tsp / "out" / f"n{n}")
                 run = run_once(typespec_command(tsp, n), cwd=tsp, timeout=timeout)
                 if record:
                     results["typespec"].append(run)
                 continue
             if front_end:
                 continue
-            wipe(out)
+            wipe(out, trash)
             run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
             if record:
                 results["build cold"].append(run)
@@ -225,7 +276,7 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
             run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
             if record:
                 results["build one file changed"].append(run)
-        wipe(out)
+        wipe(out, trash)
         run = run_once(integc("check", str(project)), timeout=timeout)
         if record:
             results["check"].append(run)
@@ -233,7 +284,7 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
         if record:
             results["check 1,000-line file"].append(run)
     changed.write_bytes(original)
-    wipe(out)
+    wipe(out, trash)
     return {name: summary(runs) for name, runs in results.items() if runs}
 
 
@@ -310,6 +361,7 @@ def main(argv: list[str]) -> int:
     if args.snapshot:
         os.environ.update(snapshot(args.workdir / "snapshot"))
     single = single_file(args.generator, args.workdir)
+    trash = Trash(args.workdir / "trash")
     report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "sizes": {}}
     print(f"integc benchmark: sizes {args.sizes}{' with flows' if args.flows else ''}, {args.repeats} runs each, "
           f"work folder {args.workdir}"
@@ -320,10 +372,10 @@ def main(argv: list[str]) -> int:
         result: dict = {"load_before": load_average()}
         if not args.no_phases:
             result["phases"] = measure_phases(project, out, args.repeats, args.timeout, args.tracemalloc,
-                                              args.front_end_only)
+                                              args.front_end_only, trash)
         if not args.no_processes:
             result["processes"] = measure_processes(project, out, single, args.repeats, tsp, n, args.timeout,
-                                                    args.front_end_only)
+                                                    args.front_end_only, trash)
         result["load_after"] = load_average()
         lines = source_lines(project)
         result["source_lines"] = lines
@@ -331,6 +383,7 @@ def main(argv: list[str]) -> int:
         print_size(n, lines, result)
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    trash.empty()
     return 0
 
 

@@ -174,7 +174,7 @@ def _by_fields(classes: list[type]) -> dict:
 
 
 @lru_cache(maxsize=1)
-def _dispatch_table() -> dict:
+def ast_dispatch_table() -> dict:
     """Pickle each AST node as (class, field values): unpickling calls the constructor, which is
     about three times faster than the generic state-setting path for frozen slotted dataclasses."""
     return _by_fields(_ast_classes())
@@ -196,7 +196,7 @@ class _Unpickler(pickle.Unpickler):
 def _dumps(value) -> bytes:
     stream = io.BytesIO()
     pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = _dispatch_table()
+    pickler.dispatch_table = ast_dispatch_table()
     pickler.dump(value)
     return stream.getvalue()
 
@@ -328,6 +328,10 @@ class BuildCache:
             return None
         self._used_modules.add(key)
         return module, diagnostics
+
+    def has_module(self, key: str) -> bool:
+        """Whether a module is cached under `key` (`load_module` still checks it: a damaged entry is a miss)."""
+        return os.path.isfile(self.folder / "modules" / key)
 
     def pickle_new_modules(self) -> dict[str, bytes | None]:
         """The payload of each module parsed in this build (None: too deep to pickle). Pure work, no

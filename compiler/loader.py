@@ -51,17 +51,21 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) ->
     total_bytes = 0
     seen: set[Path] = set()
     queue: list[Path] = [config.entry]
+    prefetched: dict[Path, _Prefetched] = {}
     while queue:
         path = queue.pop(0)
         if path in seen:
             continue
         seen.add(path)
+        if path not in prefetched:
+            prefetched = _prefetch([path] + queue, seen, config, cache, total_bytes) or prefetched
         shown = display_path(path)
         if len(seen) > config.limits.max_files:
             diagnostics.report("E0104", f"the project has more than {config.limits.max_files} files",
                                Span(shown, 1, 1, 1, 1), help="raise `[limits] max_files` in integc.toml")
             return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports))
-        read = _read_source(path, shown, config, diagnostics)
+        early = prefetched.pop(path, None)
+        read = early.read if early is not None else _read_source(path, shown, config, diagnostics)
         if read is None:
             complete = False
             continue
@@ -75,7 +79,7 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) ->
         texts[shown] = text
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         hashes[path.relative_to(config.root).as_posix()] = digest
-        module = _parse(text, shown, digest, config, diagnostics, cache)
+        module = _parse(text, shown, digest, config, diagnostics, cache, early)
         if module is None:
             complete = False
             continue
@@ -93,23 +97,106 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) ->
 
 
 def _parse(text: str, shown: str, digest: str, config: ProjectConfig, diagnostics: Diagnostics,
-           cache) -> s.Module | None:
-    from integc.parser import parse_module
-
+           cache, early: _Prefetched | None = None) -> s.Module | None:
+    parsed = early.parsed if early is not None else None
     if cache is None:
-        return parse_module(text, shown, diagnostics, config.limits.max_depth)
+        if parsed is not None:
+            diagnostics.items.extend(parsed[1])
+            return parsed[0]
+        return _parse_text(text, shown, config, diagnostics)
     key = cache.module_key(shown, digest, config.limits.max_depth)
-    cached = cache.load_module(key)
+    cached = cache.load_module(key) if parsed is None else None
     if cached is not None:
         module, found = cached
         diagnostics.items.extend(found)
         return module
     found = Diagnostics()
-    module = parse_module(text, shown, found, config.limits.max_depth)
+    if parsed is None:
+        module = _parse_text(text, shown, config, found)
+    else:
+        module, found.items = parsed[0], list(parsed[1])
     diagnostics.extend(found)
     if module is not None:
         cache.remember_module(key, module, found.items)
     return module
+
+
+def _parse_text(text: str, shown: str, config: ProjectConfig, diagnostics: Diagnostics) -> s.Module | None:
+    from integc.parser import parse_module
+
+    return parse_module(text, shown, diagnostics, config.limits.max_depth)
+
+
+# ---------------------------------------------------------------- parsing a wave of files on every core
+
+# Fewer files than this are parsed one by one: forking costs more than it saves.
+PREFETCH_MIN_FILES = 16
+
+
+@dataclass(frozen=True)
+class _Prefetched:
+    """A file read (and, unless the build cache has it, parsed) ahead of the loader's loop."""
+    read: tuple[str, str]  # (text, sha256 of the bytes), as `_read_source` returns them
+    parsed: tuple | None  # (module or None, parse diagnostics), or None: not parsed here
+
+
+def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache,
+              total_bytes: int) -> dict[Path, _Prefetched] | None:
+    """Read the files waiting in the loader's queue and parse them on every core, or None when
+    they are too few (or there is one core). The loader then takes each file from here instead
+    of reading and parsing it: the same text, the same tree and diagnostics, in its own order.
+
+    Only files the loader would accept are taken (readable, within the limits on files and
+    bytes, in order); a file that cannot be read is left to the loader, which reports why. A
+    file the build cache has is read, not parsed.
+    """
+    from integc.workers import processes_for
+
+    if len(paths) < PREFETCH_MIN_FILES or processes_for(len(paths)) < 2:
+        return None
+    room = config.limits.max_files - len(seen) + 1  # the loader's E0104 limit, counting paths[0]
+    wanted = list(dict.fromkeys(p for i, p in enumerate(paths) if i == 0 or p not in seen))[:max(room, 0)]
+    if len(wanted) < PREFETCH_MIN_FILES:
+        return None
+    reads: dict[Path, tuple[str, str]] = {}
+    for path in wanted:
+        read = _read_source(path, display_path(path), config, Diagnostics())
+        if read is None:
+            break
+        total_bytes += len(read[0])
+        if total_bytes > config.limits.max_project_bytes:
+            break
+        reads[path] = read
+    to_parse = [path for path, (text, _) in reads.items() if not _cached(cache, path, text, config)]
+    prefetched = {path: _Prefetched(read, None) for path, read in reads.items()}
+    if len(to_parse) < PREFETCH_MIN_FILES:
+        return prefetched
+    from integc.cache import ast_dispatch_table
+    from integc.workers import run_units
+
+    jobs = [_ParseJob(reads[path][0], display_path(path), config) for path in to_parse]
+    results, _ = run_units(jobs, dispatch_table=ast_dispatch_table())
+    for path, (modules, found) in zip(to_parse, results):
+        prefetched[path] = _Prefetched(reads[path], (modules[0], found))
+    return prefetched
+
+
+def _cached(cache, path: Path, text: str, config: ProjectConfig) -> bool:
+    if cache is None:
+        return False
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return cache.has_module(cache.module_key(display_path(path), digest, config.limits.max_depth))
+
+
+@dataclass(frozen=True)
+class _ParseJob:
+    """One file to parse, as a unit of work for `integc.workers` (its one "artifact" is the tree)."""
+    text: str
+    shown: str
+    config: ProjectConfig
+
+    def emit(self, diagnostics: Diagnostics) -> list:
+        return [_parse_text(self.text, self.shown, self.config, diagnostics)]
 
 
 def decode_source(data: bytes) -> str:

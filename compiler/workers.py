@@ -17,6 +17,7 @@ running a single thread, and enough units to be worth a process.
 """
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import threading
@@ -32,6 +33,9 @@ Result = tuple[list["Artifact"], list[Diagnostic]]
 # Below this many units one process is quicker than forking a second.
 MIN_UNITS_PER_PROCESS = 8
 MAX_PROCESSES = 8
+# The pipe a child answers through is enlarged to this where the platform allows (Linux's default
+# upper limit), so that the child rarely waits for the parent to read.
+ANSWER_PIPE_BYTES = 1 << 20
 
 
 def processes_for(n_units: int) -> int:
@@ -50,8 +54,8 @@ def processes_for(n_units: int) -> int:
 
 
 def run_units(units: list[Unit], processes: int | None = None, on_result=None, first: tuple[int, ...] = (),
-              side_jobs: tuple[Callable[[], object], ...] = (), sink: Callable | None = None
-              ) -> tuple[list[Result], list[object]]:
+              side_jobs: tuple[Callable[[], object], ...] = (), sink: Callable | None = None,
+              dispatch_table: dict | None = None) -> tuple[list[Result], list[object]]:
     """Each unit's (artifacts, diagnostics), in unit order, and each side job's value.
 
     With a `sink`, it is applied to each unit's artifacts in the process that
@@ -66,7 +70,8 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
     is not a unit, such as preparing the cache) run in the last child before
     it takes units, or here when there is no child. `on_result` gets each
     unit's artifacts (the sink's value, with a sink) as they arrive, in no set
-    order.
+    order. `dispatch_table` is the pickler's table for what children send
+    back (a faster reduction for the classes it names).
     """
     results: list[Result | None] = [None] * len(units)
 
@@ -87,7 +92,7 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
     children = []
     if queue is not None:
         for rank in range(1, n):
-            child = _Child.fork(units, run, queue, side_jobs if rank == n - 1 else ())
+            child = _Child.fork(units, run, queue, side_jobs if rank == n - 1 else (), dispatch_table)
             if child is not None:
                 children.append(child)
         queue.close_writer()
@@ -166,57 +171,85 @@ def _pipe_capacity(descriptor: int, wanted: int) -> int:
 
 
 class _Child:
-    """One forked worker: its pid, and a thread draining its answer while the parent works."""
+    """One forked worker: its pid, and a thread taking in its messages while the parent works.
+
+    The child sends a message as soon as it has it (its side jobs' values, then each unit's
+    result), each framed by its length, so that the parent unpickles them while the child goes
+    on. A message is sent only once its work is complete (a unit's files written), so whatever
+    arrived whole counts even if the child dies later; the rest the parent does itself.
+    """
 
     def __init__(self, pid: int, descriptor: int):
         self.pid = pid
-        self._chunks: list[bytes] = []
-        self._reader = threading.Thread(target=self._drain, args=(descriptor,), daemon=True)
+        self._messages: list[tuple] = []
+        self._reader = threading.Thread(target=self._receive, args=(descriptor,), daemon=True)
 
     def start_reading(self) -> None:
         self._reader.start()
 
     @classmethod
-    def fork(cls, units: list[Unit], run: Callable, queue: _Queue, side_jobs: tuple) -> _Child | None:
+    def fork(cls, units: list[Unit], run: Callable, queue: _Queue, side_jobs: tuple,
+             dispatch_table: dict | None) -> _Child | None:
         try:
             read_end, write_end = os.pipe()
+            _pipe_capacity(write_end, ANSWER_PIPE_BYTES)
             pid = os.fork()
         except OSError:
             return None
-        if pid == 0:  # the child: side jobs, then units until the queue is empty; send; leave at once
+        if pid == 0:  # the child: side jobs, then units until the queue is empty; leave at once
             status = 70
             try:
                 os.close(read_end)
                 queue.close_writer()
-                answer: dict = {"side": [job() for job in side_jobs]} if side_jobs else {}
-                done = []
-                while (i := queue.take()) is not None:
-                    done.append((i, run(units[i])))
-                answer["units"] = done
-                payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as stream:
-                    stream.write(payload)
+                    def send(message: tuple) -> None:
+                        buffer = io.BytesIO()
+                        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+                        if dispatch_table is not None:
+                            pickler.dispatch_table = dispatch_table
+                        pickler.dump(message)
+                        stream.write(len(buffer.getbuffer()).to_bytes(8, "little"))
+                        stream.write(buffer.getbuffer())
+                        stream.flush()
+                    if side_jobs:
+                        send(("side", [job() for job in side_jobs]))
+                    while (i := queue.take()) is not None:
+                        send(("unit", i, run(units[i])))
                 status = 0
             finally:
                 os._exit(status)
         os.close(write_end)
         return cls(pid, read_end)
 
-    def _drain(self, descriptor: int) -> None:
-        with os.fdopen(descriptor, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                self._chunks.append(chunk)
+    def _receive(self, descriptor: int) -> None:
+        # One read takes whatever the pipe holds: this thread waits for the interpreter lock after
+        # each read while the parent works, so few large reads keep the child from blocking.
+        pending = bytearray()
+        try:
+            while chunk := os.read(descriptor, ANSWER_PIPE_BYTES):
+                pending += chunk
+                while len(pending) >= 8 and len(pending) >= 8 + (size := int.from_bytes(pending[:8], "little")):
+                    try:
+                        message = pickle.loads(memoryview(pending)[8:8 + size])
+                    except Exception:  # noqa: BLE001 - unreadable: the parent does that work
+                        return
+                    del pending[:8 + size]
+                    if isinstance(message, tuple) and message:
+                        self._messages.append(message)
+        finally:
+            os.close(descriptor)
 
     def collect(self) -> dict:
+        """{"units": [(index, result), ...], "side": values} of what arrived whole."""
         self._reader.join()
         try:
-            _, status = os.waitpid(self.pid, 0)
+            os.waitpid(self.pid, 0)
         except ChildProcessError:
-            return {}
-        if status != 0:
-            return {}
-        try:
-            answer = pickle.loads(b"".join(self._chunks))
-        except Exception:  # noqa: BLE001 - a truncated or damaged answer: the parent does that work
-            return {}
-        return answer if isinstance(answer, dict) else {}
+            pass
+        delivered: dict = {"units": []}
+        for message in self._messages:
+            if message[0] == "unit" and len(message) == 3 and isinstance(message[1], int):
+                delivered["units"].append((message[1], message[2]))
+            elif message[0] == "side" and len(message) == 2:
+                delivered["side"] = message[1]
+        return delivered
