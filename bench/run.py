@@ -14,7 +14,7 @@ measurement in a fresh process:
   the process's peak RSS when the phase ends; with --tracemalloc, also what
   each phase allocates at its peak and keeps (a separate run: tracemalloc
   slows Python several times);
-- whole process (os.wait4: wall seconds, CPU seconds, peak RSS of the
+- whole process (os.wait4: wall seconds, CPU seconds (and of them, in the kernel), peak RSS of the
   process and its children), median of --repeats runs after one warm-up:
   `integc build` cold (output folder and build cache deleted first),
   `integc build` again with nothing changed, `integc build` after changing one
@@ -72,7 +72,7 @@ def run_once(cmd: list[str], cwd: Path | None = None, env: dict | None = None, t
         process.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
         output = log.read().decode("utf-8", errors="replace")
-    return {"rc": process.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+    return {"rc": process.returncode, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "sys": usage.ru_stime,
             "rss_mib": usage.ru_maxrss / 1024, "output": output[-2000:]}
 
 
@@ -82,6 +82,7 @@ def summary(runs: list[dict]) -> dict:
         return {"error": runs[-1]["output"] if runs else "not run", "runs": len(runs)}
     return {"wall": statistics.median(r["wall"] for r in ok), "wall_min": min(r["wall"] for r in ok),
             "wall_max": max(r["wall"] for r in ok), "cpu": statistics.median(r["cpu"] for r in ok),
+            "sys": statistics.median(r["sys"] for r in ok),
             "rss_mib": statistics.median(r["rss_mib"] for r in ok), "runs": len(ok),
             "rc": ok[-1]["rc"]}
 
@@ -307,13 +308,13 @@ def print_size(n: int, lines: int, result: dict) -> None:
                   f"{_f(phases.get('children_peak_rss_mib'), 0)} MiB)")
     processes = result.get("processes", {})
     if processes:
-        print(f"  {'whole process':<26}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'RSS MiB':>9}")
+        print(f"  {'whole process':<26}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'of it sys':>10}{'RSS MiB':>9}")
         for name, entry in processes.items():
             if "error" in entry:
                 print(f"  {name:<26}  FAILED: {entry['error'].strip().splitlines()[-1][:90] if entry['error'] else ''}")
                 continue
             print(f"  {name:<26}{_f(entry['wall'], 3):>9}{_f(entry['wall_min'], 3):>8}{_f(entry['wall_max'], 3):>8}"
-                  f"{_f(entry['cpu'], 2):>8}{_f(entry['rss_mib'], 0):>9}" + ("" if entry["rc"] == 0 else
+                  f"{_f(entry['cpu'], 2):>8}{_f(entry['sys'], 2):>10}{_f(entry['rss_mib'], 0):>9}" + ("" if entry["rc"] == 0 else
                                                                                 f"  (exit {entry['rc']})"))
         build, tsp = processes.get("build cold", {}), processes.get("typespec", {})
         if "wall" in build and "wall" in tsp:

@@ -63,7 +63,8 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             reused = _reuse(cache, fingerprint, path, config, diagnostics)
             if reused is not None:
                 return reused
-    compiled = compile_config(path, config, diagnostics, cache)
+    compiled = compile_config(path, config, diagnostics, cache,
+                              meanwhile=lambda: _prepare_targets(config) if config is not None else None)
     result = BuildResult(compiled)
     from integc.targets import Artifact
     from integc.writer import OutputError, StagedOutput
@@ -334,6 +335,20 @@ def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         else:
             units.append((name, options, Unit(name, None, functools.partial(target.emit, project, options))))
     return units
+
+
+def _prepare_targets(config: ProjectConfig) -> None:
+    """Let each enabled target load what its emit needs (`prepare`, optional), once, in the
+    process that forks the workers, while other cores parse the sources."""
+    from integc.targets import load_targets
+
+    try:
+        targets = load_targets()
+        for name, target in targets.items():
+            if config.targets.get(name, {}).get("enabled", True) and hasattr(target, "prepare"):
+                target.prepare()
+    except Exception:  # noqa: BLE001 - only a head start: the build meets (and reports) any problem itself
+        pass
 
 
 def emit_target(name: str, target, project: ir.Project, config: ProjectConfig,

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from integc.config import ProjectConfig, display_path
 from integc.diagnostics import Diagnostics, Span
@@ -34,11 +34,14 @@ class LoadedProject:
     imports: tuple[tuple[Path, str, Path], ...] = ()
 
 
-def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) -> LoadedProject:
+def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
+                 meanwhile: Callable[[], object] | None = None) -> LoadedProject:
     """Read and parse the entry file and everything it imports.
 
     `cache` (an integc.cache.BuildCache) supplies files parsed by an earlier
-    build from the same text, and keeps the ones parsed now.
+    build from the same text, and keeps the ones parsed now. `meanwhile` (work
+    a later stage needs, such as preparing the targets) runs in this process
+    while other cores parse, if the files are parsed on several cores.
     """
     from integc import syntax as s
 
@@ -58,7 +61,9 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None) ->
             continue
         seen.add(path)
         if path not in prefetched:
-            prefetched = _prefetch([path] + queue, seen, config, cache, total_bytes) or prefetched
+            wave = _prefetch([path] + queue, seen, config, cache, total_bytes, meanwhile)
+            if wave is not None:
+                prefetched, meanwhile = wave, None  # run by the first wave, if it is parsed on several cores
         shown = display_path(path)
         if len(seen) > config.limits.max_files:
             diagnostics.report("E0104", f"the project has more than {config.limits.max_files} files",
@@ -140,8 +145,8 @@ class _Prefetched:
     parsed: tuple | None  # (module or None, parse diagnostics), or None: not parsed here
 
 
-def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache,
-              total_bytes: int) -> dict[Path, _Prefetched] | None:
+def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache, total_bytes: int,
+              meanwhile: Callable[[], object] | None) -> dict[Path, _Prefetched] | None:
     """Read the files waiting in the loader's queue and parse them on every core, or None when
     they are too few (or there is one core). The loader then takes each file from here instead
     of reading and parsing it: the same text, the same tree and diagnostics, in its own order.
@@ -175,7 +180,7 @@ def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache,
     from integc.workers import run_units
 
     jobs = [_ParseJob(reads[path][0], display_path(path), config) for path in to_parse]
-    results, _ = run_units(jobs, dispatch_table=ast_dispatch_table())
+    results, _ = run_units(jobs, dispatch_table=ast_dispatch_table(), meanwhile=meanwhile)
     for path, (modules, found) in zip(to_parse, results):
         prefetched[path] = _Prefetched(reads[path], (modules[0], found))
     return prefetched

@@ -48,13 +48,14 @@ def compile_project(path: str | Path, out: str | Path | None = None, cache=None,
 
 
 def compile_config(path: str | Path, config: ProjectConfig | None, diagnostics: Diagnostics,
-                   cache=None) -> CompileResult:
-    """Compile with a configuration already loaded by `load_config(path, diagnostics, ...)`."""
+                   cache=None, meanwhile=None) -> CompileResult:
+    """Compile with a configuration already loaded by `load_config(path, diagnostics, ...)`;
+    `meanwhile` as for `load_project`."""
     with gc_paused():
         settings = config_sources(path)
         if config is None:
             return CompileResult(None, diagnostics, None, settings)
-        loaded = load_project(config, diagnostics, cache)
+        loaded = load_project(config, diagnostics, cache, meanwhile)
         result = CompileResult(None, diagnostics, config, {**settings, **loaded.texts})
         result.loaded = loaded
         if not loaded.complete:

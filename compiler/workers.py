@@ -55,7 +55,8 @@ def processes_for(n_units: int) -> int:
 
 def run_units(units: list[Unit], processes: int | None = None, on_result=None, first: tuple[int, ...] = (),
               side_jobs: tuple[Callable[[], object], ...] = (), sink: Callable | None = None,
-              dispatch_table: dict | None = None) -> tuple[list[Result], list[object]]:
+              dispatch_table: dict | None = None, meanwhile: Callable[[], object] | None = None
+              ) -> tuple[list[Result], list[object]]:
     """Each unit's (artifacts, diagnostics), in unit order, and each side job's value.
 
     With a `sink`, it is applied to each unit's artifacts in the process that
@@ -71,7 +72,9 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
     it takes units, or here when there is no child. `on_result` gets each
     unit's artifacts (the sink's value, with a sink) as they arrive, in no set
     order. `dispatch_table` is the pickler's table for what children send
-    back (a faster reduction for the classes it names).
+    back (a faster reduction for the classes it names). `meanwhile` runs here
+    once the children are forked, before this process takes units (work the
+    build needs later, done while they start: the queue gives them more units).
     """
     results: list[Result | None] = [None] * len(units)
 
@@ -99,6 +102,8 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
         for child in children:  # only once every child is forked: no thread runs across a fork
             child.start_reading()
     side_values: list[object] | None = None if children else [job() for job in side_jobs]
+    if children and meanwhile is not None:
+        meanwhile()
     if queue is not None:
         while (i := queue.take()) is not None:
             settle(i, run(units[i]))

@@ -64,6 +64,10 @@ def emit_units(units: list[Unit], diagnostics: Diagnostics) -> list[Artifact]:
 
 
 class Target(Protocol):
+    """A target: `name`, `options_schema`, `emit`; optionally `units(project, options)` (its
+    output in parts, emitted on every core and reused when their inputs did not change) and
+    `prepare()` (load what `emit` will need, such as validators: the build calls it early, in
+    the process its workers are forked from, so that it happens once; it must not fail)."""
     name: str
     options_schema: dict
 

@@ -16,11 +16,13 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this
 
 SYSTEM = """\
 system s{i} {{
+  owner "team@example.com"
   base_url "https://s{i}.example.com"
   entity Thing{i} {{
     id: string @key
-    name: string? @maxLength(40)
+    name: string? @length(1, 40)
   }}
+  expose Thing{i} at "/things" {{ list, get }}
 }}
 """
 
@@ -84,7 +86,7 @@ def test_files_the_build_cache_has_are_not_parsed_again(tmp_path, monkeypatch):
         pytest.skip("no build cache here (no signing key)")
     _load(folder, monkeypatch, 2, cache)
     cache.commit()
-    (folder / "systems" / "s05.integ").write_text(SYSTEM.format(i=5).replace("40", "41"), encoding="utf-8")
+    (folder / "systems" / "s05.integ").write_text(SYSTEM.format(i=5).replace("40", "39"), encoding="utf-8")
     parsed: list[str] = []
     real = loader._parse_text
     monkeypatch.setattr(loader, "_parse_text", lambda text, shown, *rest: parsed.append(shown) or real(text, shown, *rest))
@@ -115,3 +117,30 @@ def test_few_files_are_parsed_in_this_process(tmp_path, monkeypatch):
     forks = _forks(monkeypatch)
     _load(folder, monkeypatch, 2)
     assert not forks
+
+
+def test_the_targets_are_prepared_while_other_cores_parse(tmp_path, monkeypatch):
+    from integc.build import build_project
+    from integc.targets.openapi import OpenAPITarget
+
+    folder = _project(tmp_path / "p", 20)
+    prepared: list[int] = []
+    monkeypatch.setattr(OpenAPITarget, "prepare", lambda self: prepared.append(os.getpid()), raising=False)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    assert not build_project(folder, incremental=False).diagnostics.has_errors
+    assert prepared == [os.getpid()]
+
+
+def test_a_target_whose_preparation_fails_still_builds(tmp_path, monkeypatch):
+    from integc.build import build_project
+    from integc.targets.openapi import OpenAPITarget
+
+    def fails(self):
+        raise RuntimeError("no validators today")
+
+    folder = _project(tmp_path / "p", 20)
+    monkeypatch.setattr(OpenAPITarget, "prepare", fails)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    result = build_project(folder, incremental=False)
+    assert not result.diagnostics.has_errors
+    assert (folder / "build" / "openapi" / "s0.openapi.yaml").is_file()

@@ -135,3 +135,12 @@ def test_files_a_dead_child_left_behind_are_written_again(tmp_path):
     out = tmp_path / "out"
     assert [(out / f"d/f{i}.txt").read_bytes() for i in range(12)] == [f"content {i}".encode() for i in range(12)]
     assert all(len(written) == 1 and written[0][1] for written, _ in results)
+
+
+def test_meanwhile_runs_here_once_the_children_are_forked():
+    calls = []
+    units = [Unit(f"u{i}", None, lambda diagnostics, i=i: [Artifact(f"f{i}", b"")]) for i in range(20)]
+    workers.run_units(units, 2, meanwhile=lambda: calls.append(os.getpid()))
+    assert calls == [os.getpid()]
+    workers.run_units(units, 1, meanwhile=lambda: calls.append("serial"))
+    assert calls == [os.getpid()]  # no child: nothing gained by doing it early
