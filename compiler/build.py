@@ -253,13 +253,13 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
     side_jobs = ()
     if cache is not None:
-        # Work for the cache, done by a worker while the others emit: pickling the files parsed now,
+        # Work for the cache, done by a worker while the others emit: storing the files parsed now,
         # and in a cold build the units' keys (with a previous build they were needed first).
-        side_jobs = (cache.pickle_new_modules,) + (() if previous else (lambda: keys_of(todo),))
+        side_jobs = (cache.store_new_modules,) + (() if previous else (lambda: keys_of(todo),))
     results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
                               side_jobs=side_jobs, sink=staged.write)
     if cache is not None:
-        cache.adopt_pickled(side[0])
+        cache.adopt_stored(side[0])
         if not previous:
             keys = side[1]
     emitted = []

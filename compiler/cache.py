@@ -49,7 +49,6 @@ import stat
 import sys
 import tempfile
 from functools import lru_cache
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 FORMAT = 1
@@ -248,7 +247,6 @@ class BuildCache:
         self._used_modules: set[str] = set()
         self._units: dict[str, dict] = {}
         self._record_units: dict | None = None
-        self._pickled: dict[str, bytes | None] | None = None
 
     @classmethod
     def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
@@ -333,21 +331,34 @@ class BuildCache:
         """Whether a module is cached under `key` (`load_module` still checks it: a damaged entry is a miss)."""
         return os.path.isfile(self.folder / "modules" / key)
 
-    def pickle_new_modules(self) -> dict[str, bytes | None]:
-        """The payload of each module parsed in this build (None: too deep to pickle). Pure work, no
-        I/O: a build's forked worker does it while the build emits (`adopt_pickled`)."""
-        pickled: dict[str, bytes | None] = {}
+    def store_new_modules(self) -> dict[str, bool]:
+        """Write the modules parsed in this build now: {key: False when too deep to pickle, True
+        when written}; a module that could not be written is left out. A build's forked worker
+        does it while the build emits (`adopt_stored`). Entries are named by what they hold, so
+        writing them before the build is done is as safe as at its end."""
+        stored: dict[str, bool] = {}
+        if not self._writable:
+            return stored
         for key, value in self._new_modules.items():
             try:
-                pickled[key] = _dumps(value)
+                payload = _dumps(value)
             except (RecursionError, pickle.PicklingError):
-                pickled[key] = None
-        return pickled
+                stored[key] = False
+                continue
+            try:
+                self._write(f"modules/{key}", payload)
+            except OSError:
+                continue
+            stored[key] = True
+        return stored
 
-    def adopt_pickled(self, pickled: dict[str, bytes | None]) -> None:
-        """Use payloads made by `pickle_new_modules` (in another process) when committing."""
-        if set(pickled) == set(self._new_modules):
-            self._pickled = pickled
+    def adopt_stored(self, stored: dict[str, bool]) -> None:
+        """Take note of what `store_new_modules` did (in another process): `commit` skips it."""
+        for key, written in stored.items():
+            if key in self._new_modules:
+                del self._new_modules[key]
+                if not written:  # nesting deeper than pickle goes: not cached
+                    self._used_modules.discard(key)
 
     def remember_module(self, key: str, module, diagnostics: list) -> None:
         """Keep a freshly parsed module, to be written by `commit`."""
@@ -401,19 +412,8 @@ class BuildCache:
         """
         if not self._writable:
             return
-        pickled = self._pickled if self._pickled is not None else self.pickle_new_modules()
-        for key, payload in pickled.items():
-            if payload is None:  # nesting deeper than pickle goes: not cached
-                self._used_modules.discard(key)
-        try:
-            with ThreadPoolExecutor(8) as pool:  # many small files: overlap the system calls
-                for done in [pool.submit(self._write, f"modules/{key}", payload)
-                             for key, payload in pickled.items() if payload is not None]:
-                    done.result()
-        except OSError:
-            pass
+        self.adopt_stored(self.store_new_modules())
         self._new_modules.clear()
-        self._pickled = None
         if prune:
             self._prune()
         try:
