@@ -251,17 +251,13 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
             diagnostics.items.extend(found)
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
-    side_jobs = ()
-    if cache is not None:
-        # Work for the cache, done by a worker while the others emit: storing the files parsed now,
-        # and in a cold build the units' keys (with a previous build they were needed first).
-        side_jobs = (cache.store_new_modules,) + (() if previous else (lambda: keys_of(todo),))
+    # In a cold build the units' keys are only stored for next time: a worker computes them while
+    # the others emit (with a previous build they were needed first).
+    side_jobs = (lambda: keys_of(todo),) if cache is not None and not previous else ()
     results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
                               side_jobs=side_jobs, sink=staged.write)
-    if cache is not None:
-        cache.adopt_stored(side[0])
-        if not previous:
-            keys = side[1]
+    if side_jobs:
+        keys = side[0]
     emitted = []
     for i, (written, found) in zip(todo, results):
         paths[i] = [path for path, _, _ in written]

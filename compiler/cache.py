@@ -49,6 +49,7 @@ import stat
 import sys
 import tempfile
 from functools import lru_cache
+from typing import Callable
 from pathlib import Path
 
 FORMAT = 1
@@ -247,6 +248,7 @@ class BuildCache:
         self._used_modules: set[str] = set()
         self._units: dict[str, dict] = {}
         self._record_units: dict | None = None
+        self._storing: Callable[[], dict[str, bool]] | None = None  # see start_storing
 
     @classmethod
     def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
@@ -352,6 +354,14 @@ class BuildCache:
             stored[key] = True
         return stored
 
+    def start_storing(self) -> None:
+        """Store the modules parsed so far in a forked worker while the build goes on (the front
+        end's later stages run on one core); `commit` takes its answer."""
+        if self._writable and self._new_modules and self._storing is None:
+            from integc.workers import start_side_job
+
+            self._storing = start_side_job(self.store_new_modules)
+
     def adopt_stored(self, stored: dict[str, bool]) -> None:
         """Take note of what `store_new_modules` did (in another process): `commit` skips it."""
         for key, written in stored.items():
@@ -412,6 +422,9 @@ class BuildCache:
         """
         if not self._writable:
             return
+        if self._storing is not None:
+            self.adopt_stored(self._storing())
+            self._storing = None
         self.adopt_stored(self.store_new_modules())
         self._new_modules.clear()
         if prune:

@@ -56,6 +56,8 @@ def compile_config(path: str | Path, config: ProjectConfig | None, diagnostics: 
         if config is None:
             return CompileResult(None, diagnostics, None, settings)
         loaded = load_project(config, diagnostics, cache, meanwhile)
+        if cache is not None:
+            cache.start_storing()
         result = CompileResult(None, diagnostics, config, {**settings, **loaded.texts})
         result.loaded = loaded
         if not loaded.complete:

@@ -123,6 +123,21 @@ def run_units(units: list[Unit], processes: int | None = None, on_result=None, f
     return results, side_values  # type: ignore[return-value]
 
 
+def start_side_job(job: Callable[[], object]) -> Callable[[], object]:
+    """Start `job` in a forked child while this process goes on; returns the function that waits
+    for its value (computed here instead when there is no child or it did not deliver). Forks
+    only where `run_units` would; the child's answer waits in its pipe (no thread here, so
+    that later forks stay safe)."""
+    child = _Child.fork([], None, None, (job,), None) if processes_for(2 * MIN_UNITS_PER_PROCESS) > 1 else None
+    if child is None:
+        return job
+
+    def wait() -> object:
+        delivered = child.collect()
+        return delivered["side"][0] if "side" in delivered else job()
+    return wait
+
+
 def _run(unit: Unit) -> Result:
     diagnostics = Diagnostics()
     artifacts = unit.emit(diagnostics)
@@ -187,14 +202,16 @@ class _Child:
     def __init__(self, pid: int, descriptor: int):
         self.pid = pid
         self._messages: list[tuple] = []
+        self._descriptor = descriptor
         self._reader = threading.Thread(target=self._receive, args=(descriptor,), daemon=True)
 
     def start_reading(self) -> None:
         self._reader.start()
 
     @classmethod
-    def fork(cls, units: list[Unit], run: Callable, queue: _Queue, side_jobs: tuple,
+    def fork(cls, units: list[Unit], run: Callable | None, queue: _Queue | None, side_jobs: tuple,
              dispatch_table: dict | None) -> _Child | None:
+        """A child that runs `side_jobs`, then units from `queue` (None: no units)."""
         try:
             read_end, write_end = os.pipe()
             _pipe_capacity(write_end, ANSWER_PIPE_BYTES)
@@ -205,7 +222,8 @@ class _Child:
             status = 70
             try:
                 os.close(read_end)
-                queue.close_writer()
+                if queue is not None:
+                    queue.close_writer()
                 with os.fdopen(write_end, "wb") as stream:
                     def send(message: tuple) -> None:
                         buffer = io.BytesIO()
@@ -218,7 +236,7 @@ class _Child:
                         stream.flush()
                     if side_jobs:
                         send(("side", [job() for job in side_jobs]))
-                    while (i := queue.take()) is not None:
+                    while queue is not None and (i := queue.take()) is not None:
                         send(("unit", i, run(units[i])))
                 status = 0
             finally:
@@ -245,8 +263,12 @@ class _Child:
             os.close(descriptor)
 
     def collect(self) -> dict:
-        """{"units": [(index, result), ...], "side": values} of what arrived whole."""
-        self._reader.join()
+        """{"units": [(index, result), ...], "side": values} of what arrived whole (read here
+        when no thread was started to read it)."""
+        if self._reader.ident is None:
+            self._receive(self._descriptor)
+        else:
+            self._reader.join()
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:

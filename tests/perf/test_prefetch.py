@@ -144,3 +144,24 @@ def test_a_target_whose_preparation_fails_still_builds(tmp_path, monkeypatch):
     result = build_project(folder, incremental=False)
     assert not result.diagnostics.has_errors
     assert (folder / "build" / "openapi" / "s0.openapi.yaml").is_file()
+
+
+def test_a_cold_build_stores_every_parsed_file_while_it_resolves(tmp_path, monkeypatch):
+    from integc.build import build_project
+    from integc.cache import cache_folder
+
+    folder = _project(tmp_path / "p", 20)
+    forks = _forks(monkeypatch)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    build_project(folder)
+    config = load_config(folder, Diagnostics())
+    if BuildCache.open(config.out) is None:
+        pytest.skip("no build cache here (no signing key)")
+    assert len(list((cache_folder(config.out) / "modules").iterdir())) == 21
+    assert len(forks) >= 3  # the parse, the cache, the targets
+    parsed: list[str] = []
+    real = loader._parse_text
+    monkeypatch.setattr(loader, "_parse_text", lambda text, shown, *rest: parsed.append(shown) or real(text, shown, *rest))
+    (folder / "main.integ").write_text((folder / "main.integ").read_text() + "\n", encoding="utf-8")
+    build_project(folder)
+    assert [Path(shown).name for shown in parsed] == ["main.integ"]

@@ -144,3 +144,25 @@ def test_meanwhile_runs_here_once_the_children_are_forked():
     assert calls == [os.getpid()]
     workers.run_units(units, 1, meanwhile=lambda: calls.append("serial"))
     assert calls == [os.getpid()]  # no child: nothing gained by doing it early
+
+
+def test_a_side_job_runs_in_a_child_while_this_process_goes_on(monkeypatch):
+    monkeypatch.delenv("INTEGC_JOBS", raising=False)
+    if workers.processes_for(1000) < 2:
+        pytest.skip("one core")
+    wait = workers.start_side_job(os.getpid)
+    assert wait() not in (None, os.getpid())
+    monkeypatch.setenv("INTEGC_JOBS", "1")
+    assert workers.start_side_job(os.getpid)() == os.getpid()
+
+
+def test_a_side_job_whose_child_dies_is_done_here(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    parent = os.getpid()
+
+    def job():
+        if os.getpid() != parent:
+            os._exit(9)
+        return "done here"
+
+    assert workers.start_side_job(job)() == "done here"
