@@ -450,13 +450,16 @@ class Resolver:
         """Check defaults and examples now that every type is known."""
         finished = []
         for provisional, f in raw:
+            example_annotation = next((a for a in f.annotations if a.name.text == "example" and len(a.args) == 1),
+                                      None)
+            if f.default is None and example_annotation is None:
+                finished.append(provisional)  # no value to check: already what it will be
+                continue
             default = example = None
             has_example = False
             if f.default is not None:
                 default = self._wire.to_wire(f.default, provisional.type, provisional.optional, "default")
                 default = self._within_constraints(provisional, default, f.default, "default")
-            example_annotation = next((a for a in f.annotations if a.name.text == "example" and len(a.args) == 1),
-                                      None)
             if example_annotation is not None:
                 example = self._wire.to_wire(example_annotation.args[0], provisional.type, provisional.optional,
                                        "example")
