@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from croniter import croniter
 
 from integc import ir
 from integc import syntax as s
@@ -200,6 +199,8 @@ class Checker:
         if trigger.kind == "cron":
             expression = trigger.value.value
             problem = cron_problem(expression)
+            from croniter import croniter  # only projects with a cron trigger pay for the import
+
             if problem is None and not croniter.is_valid(expression):
                 problem = "it is not a valid schedule"
             if problem is not None:

@@ -28,7 +28,7 @@ def test_the_shortcut_refuses_what_could_require_a_key():
     assert not _accepts_empty_object({"type": "array"})
 
 
-def test_a_check_without_integc_toml_does_not_import_jsonschema(tmp_path):
+def test_a_check_without_integc_toml_or_cron_imports_neither_jsonschema_nor_croniter(tmp_path):
     project = tmp_path / "p"
     project.mkdir()
     (project / "main.integ").write_text(
@@ -37,7 +37,7 @@ def test_a_check_without_integc_toml_does_not_import_jsonschema(tmp_path):
     script = ("import sys\nfrom integc.pipeline import compile_project\n"
               f"r = compile_project({str(project)!r})\n"
               "assert not r.diagnostics.has_errors, r.diagnostics.items\n"
-              "print('jsonschema' in sys.modules)\n")
+              "print('jsonschema' in sys.modules, 'croniter' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
