@@ -9,9 +9,10 @@ import re
 from dataclasses import dataclass, field
 
 from integc.codes import CODES
+from integc.nodes import node
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@node(order=True)
 class Span:
     """A region of one source file; lines and columns are 1-based, end exclusive."""
 
@@ -32,7 +33,7 @@ class Span:
         return Span(self.file, start[0], start[1], end[0], end[1])
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Note:
     """A secondary location shown under the main one (e.g. the first declaration)."""
 
@@ -63,7 +64,7 @@ def tidy_text(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Diagnostic:
     code: str
     message: str

@@ -15,13 +15,14 @@ from functools import cached_property
 from typing import Callable, Union
 
 from integc.diagnostics import Span
+from integc.nodes import node
 
 PRIMITIVES = ("string", "int", "decimal", "float", "bool", "date", "datetime", "duration",
               "uuid", "email", "url", "bytes", "json")
 OPERATION_KINDS = ("list", "get", "create", "update", "patch", "delete")
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class TypeRef:
     """kind: a primitive name, or enum | type | entity (with `ref`), or list | map (with `item`)."""
 
@@ -37,7 +38,7 @@ class TypeRef:
 
 # ---------------------------------------------------------------- declarations
 
-@dataclass(frozen=True, slots=True)
+@node
 class Field:
     name: str
     type: TypeRef
@@ -64,7 +65,7 @@ class Field:
         return not self.optional and not self.has_default
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class TypeDef:
     name: str
     fields: tuple[Field, ...]
@@ -72,7 +73,7 @@ class TypeDef:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EnumMember:
     name: str
     wire: str
@@ -80,7 +81,7 @@ class EnumMember:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EnumDef:
     name: str
     members: tuple[EnumMember, ...]
@@ -88,7 +89,7 @@ class EnumDef:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Entity:
     system: str
     name: str
@@ -102,7 +103,7 @@ class Entity:
         return f"{self.system}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Auth:
     """kind: none | api_key | bearer | basic | oauth2 | mtls."""
 
@@ -114,7 +115,7 @@ class Auth:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Expose:
     entity: str  # the entity's bare name within its system
     path: str
@@ -123,7 +124,7 @@ class Expose:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Param:
     name: str
     type: TypeRef
@@ -132,7 +133,7 @@ class Param:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Operation:
     name: str
     method: str  # upper case
@@ -144,7 +145,7 @@ class Operation:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Event:
     name: str
     type: TypeRef
@@ -152,7 +153,7 @@ class Event:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Deploy:
     """Where an in-cluster system runs (`k8s { ... }`), to narrow egress."""
 
@@ -162,7 +163,7 @@ class Deploy:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class System:
     name: str
     title: str | None
@@ -181,7 +182,7 @@ class System:
 
 # ---------------------------------------------------------------- expressions
 
-@dataclass(frozen=True, slots=True)
+@node
 class Const:
     value: object  # JSON wire form
     type: TypeRef
@@ -189,7 +190,7 @@ class Const:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Var:
     """The record or value an `each` is at."""
 
@@ -199,7 +200,7 @@ class Var:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Get:
     """A field read; `obj` None reads the flow's source record."""
 
@@ -210,7 +211,7 @@ class Get:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Call:
     func: str
     args: tuple["Expr", ...]
@@ -219,7 +220,7 @@ class Call:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Unary:
     op: str  # "-" | "not"
     operand: "Expr"
@@ -228,7 +229,7 @@ class Unary:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Binary:
     op: str  # + - * / == != < <= > >= and or
     left: "Expr"
@@ -238,7 +239,7 @@ class Binary:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Coalesce:
     left: "Expr"
     right: "Expr"
@@ -247,7 +248,7 @@ class Coalesce:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class If:
     cond: "Expr"
     then: "Expr"
@@ -257,14 +258,14 @@ class If:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class MatchArm:
     value: object  # the pattern's wire value (an enum member's wire string)
     expr: "Expr"
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Match:
     subject: "Expr"
     arms: tuple[MatchArm, ...]
@@ -274,14 +275,14 @@ class Match:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Assignment:
     field: str
     expr: "Expr"
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Each:
     """Maps every item of `source` (a list) to a record of `type` (the item type)."""
 
@@ -293,7 +294,7 @@ class Each:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Record:
     fields: tuple[Assignment, ...]
     type: TypeRef  # type | entity
@@ -306,7 +307,7 @@ Expr = Union[Const, Var, Get, Call, Unary, Binary, Coalesce, If, Match, Each, Re
 
 # ---------------------------------------------------------------- flows
 
-@dataclass(frozen=True, slots=True)
+@node
 class Trigger:
     """kind: event | schedule | webhook | manual."""
 
@@ -319,7 +320,7 @@ class Trigger:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Retry:
     attempts: int
     backoff: str  # exponential | fixed
@@ -328,7 +329,7 @@ class Retry:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class FlowTest:
     name: str
     input: object
@@ -336,7 +337,7 @@ class FlowTest:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Flow:
     name: str
     source: str  # "system.Entity"
@@ -351,7 +352,7 @@ class Flow:
     origin: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class SourceFile:
     path: str  # relative to the project folder, POSIX separators
     sha256: str

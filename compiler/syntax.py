@@ -6,19 +6,19 @@ report precisely.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Union
 
 from integc.diagnostics import Span
+from integc.nodes import node
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Name:
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class QualName:
     parts: tuple[Name, ...]
     span: Span
@@ -30,7 +30,7 @@ class QualName:
 
 # ---- values (defaults, annotation arguments, settings, match patterns)
 
-@dataclass(frozen=True, slots=True)
+@node
 class Value:
     """A literal: kind is string|int|float|bool|null|duration|list|object|symbol.
 
@@ -54,7 +54,7 @@ class Value:
 
 # ---- declarations
 
-@dataclass(frozen=True, slots=True)
+@node
 class TypeRef:
     """`Name`, `sys.Entity`, `list<T>`, `map<T>`, each optionally followed by `?`."""
 
@@ -65,14 +65,14 @@ class TypeRef:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Annotation:
     name: Name
     args: tuple[Value, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Field:
     name: Name
     type: TypeRef
@@ -82,20 +82,20 @@ class Field:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Package:
     name: QualName
     version: Value
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Import:
     path: Value
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class TypeDecl:
     name: Name
     fields: tuple[Field, ...]
@@ -103,7 +103,7 @@ class TypeDecl:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EnumMember:
     name: Name
     wire: Value | None
@@ -111,7 +111,7 @@ class EnumMember:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class EnumDecl:
     name: Name
     members: tuple[EnumMember, ...]
@@ -119,7 +119,7 @@ class EnumDecl:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Setting:
     """`key value` inside a settings block (auth, k8s)."""
 
@@ -128,7 +128,7 @@ class Setting:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Clause:
     """A one-value clause of a system or flow: title, owner, base_url, handles,
     write, on_error, from, to. `value` is a Value or a QualName."""
@@ -138,14 +138,14 @@ class Clause:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Auth:
     kind: Name
     settings: tuple[Setting, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Entity:
     name: Name
     fields: tuple[Field, ...]
@@ -153,7 +153,7 @@ class Entity:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Expose:
     entity: Name
     path: Value
@@ -162,14 +162,14 @@ class Expose:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Param:
     name: Name
     type: TypeRef
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Operation:
     name: Name
     method: Name
@@ -180,7 +180,7 @@ class Operation:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Event:
     name: Name
     type: TypeRef
@@ -188,7 +188,7 @@ class Event:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Deploy:
     """`k8s { namespace "billing" port 8443 labels { app = "billing" } }`:
     where an in-cluster system runs, to narrow NetworkPolicy egress."""
@@ -200,7 +200,7 @@ class Deploy:
 SystemMember = Union[Clause, Auth, Entity, Expose, Operation, Event, Deploy]
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class System:
     name: Name
     members: tuple[SystemMember, ...]
@@ -210,13 +210,13 @@ class System:
 
 # ---- expressions (the mapping language)
 
-@dataclass(frozen=True, slots=True)
+@node
 class Literal:
     value: Value
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Ref:
     """A bare name in an expression: a source field or an `each` variable."""
 
@@ -224,7 +224,7 @@ class Ref:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Member:
     """`obj.field`."""
 
@@ -233,21 +233,21 @@ class Member:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Call:
     func: Name
     args: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Unary:
     op: str  # "-" | "not"
     operand: "Expr"
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Binary:
     op: str  # + - * / == != < <= > >= and or ??
     left: "Expr"
@@ -255,7 +255,7 @@ class Binary:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class IfExpr:
     cond: "Expr"
     then: "Expr"
@@ -263,28 +263,28 @@ class IfExpr:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class MatchArm:
     pattern: Value | None  # None is the `_` wildcard
     expr: "Expr"
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Match:
     subject: "Expr"
     arms: tuple[MatchArm, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Assignment:
     target: Name
     expr: "Expr"
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Each:
     source: "Expr"
     var: Name
@@ -292,7 +292,7 @@ class Each:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Record:
     """`{ field = expr ... }`: builds a value of the target field's record type."""
 
@@ -305,7 +305,7 @@ Expr = Union[Literal, Ref, Member, Call, Unary, Binary, IfExpr, Match, Each, Rec
 
 # ---- flows
 
-@dataclass(frozen=True, slots=True)
+@node
 class Trigger:
     """kind: event (ref) | every (value: duration ms) | cron (value) | webhook (value) | manual (value?)."""
 
@@ -315,13 +315,13 @@ class Trigger:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class MapBlock:
     body: tuple[Assignment, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Retry:
     attempts: Value
     backoff: Name | None
@@ -330,7 +330,7 @@ class Retry:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class FlowTest:
     """`test "name" { input { ... } expect { ... } }`: an example run of the mapping."""
 
@@ -343,7 +343,7 @@ class FlowTest:
 FlowMember = Union[Clause, Trigger, MapBlock, Retry, FlowTest]
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Flow:
     name: Name
     members: tuple[FlowMember, ...]
@@ -354,7 +354,7 @@ class Flow:
 Declaration = Union[Package, Import, TypeDecl, EnumDecl, System, Flow]
 
 
-@dataclass(frozen=True, slots=True)
+@node
 class Module:
     """One parsed source file."""
 
