@@ -33,6 +33,7 @@ AUTH_SETTINGS = {
 }
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 ANNOTATIONS = ("key", "readonly", "length", "range", "pattern", "pii", "deprecated", "example")
+_ARITY = {"key": 0, "readonly": 0, "pii": 0, "length": 2, "range": 2, "pattern": 1, "example": 1}
 _PATH_PARAM = re.compile(r"\{([^{}]*)\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_NAME_LENGTH = 100
@@ -376,15 +377,14 @@ class Resolver:
         name = annotation.name.text
         args = annotation.args
         span = annotation.span
-        arity = {"key": 0, "readonly": 0, "pii": 0, "length": 2, "range": 2, "pattern": 1, "example": 1}
         if name == "deprecated":
             if len(args) > 1 or (args and args[0].kind != "string"):
                 self._d.report("E0205", "`@deprecated` takes an optional reason string", span)
                 return
             values["deprecated"] = args[0].value if args else ""
             return
-        if len(args) != arity[name]:
-            shape = {0: "no arguments", 1: "one argument", 2: "two arguments (min, max)"}[arity[name]]
+        if len(args) != _ARITY[name]:
+            shape = {0: "no arguments", 1: "one argument", 2: "two arguments (min, max)"}[_ARITY[name]]
             self._d.report("E0205", f"`@{name}` takes {shape}", span)
             return
         kind = type_ref.kind

@@ -25,7 +25,8 @@ class QualName:
 
     @property
     def text(self) -> str:
-        return ".".join(p.text for p in self.parts)
+        parts = self.parts
+        return parts[0].text if len(parts) == 1 else ".".join(p.text for p in parts)
 
 
 # ---- values (defaults, annotation arguments, settings, match patterns)
