@@ -55,6 +55,8 @@ from pathlib import Path
 FORMAT = 1
 _KEY_NAME = "cache-key"
 _SIGNATURE = 32
+# Fewer newly parsed modules than this are stored at the end of the build rather than by a fork.
+STORE_AHEAD_MIN_MODULES = 16
 
 
 def cache_folder(out: Path) -> Path:
@@ -356,8 +358,9 @@ class BuildCache:
 
     def start_storing(self) -> None:
         """Store the modules parsed so far in a forked worker while the build goes on (the front
-        end's later stages run on one core); `commit` takes its answer."""
-        if self._writable and self._new_modules and self._storing is None:
+        end's later stages run on one core); `commit` takes its answer. A few modules are
+        quicker to store at the end than a fork."""
+        if self._writable and len(self._new_modules) >= STORE_AHEAD_MIN_MODULES and self._storing is None:
             from integc.workers import start_side_job
 
             self._storing = start_side_job(self.store_new_modules)
