@@ -63,8 +63,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             reused = _reuse(cache, fingerprint, path, config, diagnostics)
             if reused is not None:
                 return reused
-    compiled = compile_config(path, config, diagnostics, cache,
-                              meanwhile=lambda: _prepare_targets(config) if config is not None else None)
+    compiled = compile_config(path, config, diagnostics, cache, meanwhile=lambda: _prepare_targets(config))
     result = BuildResult(compiled)
     from integc.targets import Artifact
     from integc.writer import OutputError, StagedOutput

@@ -337,9 +337,9 @@ class BuildCache:
 
     def store_new_modules(self) -> dict[str, bool]:
         """Write the modules parsed in this build now: {key: False when too deep to pickle, True
-        when written}; a module that could not be written is left out. A build's forked worker
-        does it while the build emits (`adopt_stored`). Entries are named by what they hold, so
-        writing them before the build is done is as safe as at its end."""
+        when written}; a module that could not be written is left out. A forked worker does it
+        while the build resolves (`start_storing`, then `adopt_stored`). Entries are named by
+        what they hold, so writing them before the build is done is as safe as at its end."""
         stored: dict[str, bool] = {}
         if not self._writable:
             return stored

@@ -54,7 +54,7 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
     total_bytes = 0
     seen: set[Path] = set()
     queue: list[Path] = [config.entry]
-    prefetched: dict[Path, _Prefetched] = {}
+    prefetched: dict[Path, _Prefetched | None] = {}
     while queue:
         path = queue.pop(0)
         if path in seen:
@@ -146,14 +146,14 @@ class _Prefetched:
 
 
 def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache, total_bytes: int,
-              meanwhile: Callable[[], object] | None) -> dict[Path, _Prefetched] | None:
+              meanwhile: Callable[[], object] | None) -> dict[Path, _Prefetched | None] | None:
     """Read the files waiting in the loader's queue and parse them on every core, or None when
     they are too few (or there is one core). The loader then takes each file from here instead
     of reading and parsing it: the same text, the same tree and diagnostics, in its own order.
 
-    Only files the loader would accept are taken (readable, within the limits on files and
-    bytes, in order); a file that cannot be read is left to the loader, which reports why. A
-    file the build cache has is read, not parsed.
+    Files are taken in order while the limits on files and bytes allow. A file that cannot be
+    read is None here: the loader reads it again and reports why. A file the build cache has
+    is read, not parsed.
     """
     from integc.workers import processes_for
 
@@ -163,17 +163,17 @@ def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache, 
     wanted = list(dict.fromkeys(p for i, p in enumerate(paths) if i == 0 or p not in seen))[:max(room, 0)]
     if len(wanted) < PREFETCH_MIN_FILES:
         return None
-    reads: dict[Path, tuple[str, str]] = {}
+    reads: dict[Path, tuple[str, str] | None] = {}
     for path in wanted:
         read = _read_source(path, display_path(path), config, Diagnostics())
-        if read is None:
-            break
-        total_bytes += len(read[0])
-        if total_bytes > config.limits.max_project_bytes:
-            break
+        if read is not None:
+            total_bytes += len(read[0])
+            if total_bytes > config.limits.max_project_bytes:
+                break
         reads[path] = read
-    to_parse = [path for path, (text, _) in reads.items() if not _cached(cache, path, text, config)]
-    prefetched = {path: _Prefetched(read, None) for path, read in reads.items()}
+    to_parse = [path for path, read in reads.items()
+                if read is not None and not _cached(cache, path, read[0], config)]
+    prefetched = {path: None if read is None else _Prefetched(read, None) for path, read in reads.items()}
     if len(to_parse) < PREFETCH_MIN_FILES:
         return prefetched
     from integc.cache import ast_dispatch_table

@@ -165,3 +165,15 @@ def test_a_cold_build_stores_every_parsed_file_while_it_resolves(tmp_path, monke
     (folder / "main.integ").write_text((folder / "main.integ").read_text() + "\n", encoding="utf-8")
     build_project(folder)
     assert [Path(shown).name for shown in parsed] == ["main.integ"]
+
+
+def test_unreadable_files_do_not_start_a_wave_each(tmp_path, monkeypatch):
+    folder = _project(tmp_path / "p", 40)
+    for i in range(0, 40, 4):
+        (folder / "systems" / f"s{i:02}.integ").write_bytes(b"\xff not utf-8")
+    serial = _load(folder, monkeypatch, 1)
+    reads: list[Path] = []
+    real = loader._read_source
+    monkeypatch.setattr(loader, "_read_source", lambda path, *rest: reads.append(path) or real(path, *rest))
+    assert _load(folder, monkeypatch, 2) == serial
+    assert len(reads) == 41 + 10  # every file once, and the unreadable ones again by the loader, to report
