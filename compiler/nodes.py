@@ -15,9 +15,10 @@ import dataclasses
 
 
 def node(cls=None, /, *, order: bool = False):
-    """`@dataclass(frozen=True, slots=True, order=order)` with the faster `__init__`."""
+    """`@dataclass(frozen=True, slots=True, order=order)` with the faster `__init__` (written
+    here instead of the dataclass's: one `__init__` to generate per class, not two)."""
     def wrap(cls):
-        return _with_fast_init(dataclasses.dataclass(frozen=True, slots=True, order=order)(cls))
+        return _with_fast_init(dataclasses.dataclass(frozen=True, slots=True, order=order, init=False)(cls))
     return wrap if cls is None else wrap(cls)
 
 
@@ -42,6 +43,6 @@ def _with_fast_init(cls):
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
-    init.__annotations__ = dict(cls.__init__.__annotations__)
+    init.__annotations__ = {**{f.name: f.type for f in fields}, "return": None}
     cls.__init__ = init
     return cls
