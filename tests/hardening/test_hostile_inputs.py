@@ -199,10 +199,9 @@ KNOWN = {
 }
 
 
-def _case_params():
-    for name in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=BUGS[KNOWN[name]])] if name in KNOWN else []
-        yield pytest.param(name, id=name, marks=marks)
+def _case_params() -> list:
+    return [pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True, reason=BUGS[KNOWN[name]])]
+                         if name in KNOWN else []) for name in CASES]
 
 
 def _write(tmp_path, name):
