@@ -249,7 +249,8 @@ class BuildCache:
         self._new_modules: dict[str, tuple] = {}
         self._used_modules: set[str] = set()
         self._units: dict[str, dict] = {}
-        self._record_units: dict | None = None
+        self._record: dict | None = None
+        self._record_read = False  # `load_record` reads it once: a build asks for it several times
         self._storing: Callable[[], dict[str, bool]] | None = None  # see start_storing
 
     @classmethod
@@ -393,11 +394,9 @@ class BuildCache:
     def load_unit(self, key: str) -> dict | None:
         """{"outputs": [[path, sha256, size], ...], "diagnostics": [...]}: what the unit with this key
         wrote and reported in the last successful build (its record), or None."""
-        if self._record_units is None:
-            record = self.load_record()
-            units = record.get("units") if record is not None else None
-            self._record_units = units if isinstance(units, dict) else {}
-        entry = self._record_units.get(key)
+        record = self.load_record()
+        units = record.get("units") if record is not None else None
+        entry = units.get(key) if isinstance(units, dict) else None
         if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), list):
             return None
         return entry
@@ -409,6 +408,13 @@ class BuildCache:
     # -- the record of the last successful build
 
     def load_record(self) -> dict | None:
+        """The last build's record, or None; read once (nothing writes it before `commit`). Read it,
+        never change it."""
+        if not self._record_read:
+            self._record, self._record_read = self._read_record(), True
+        return self._record
+
+    def _read_record(self) -> dict | None:
         payload = self._read("record")
         if payload is None:
             return None
@@ -434,6 +440,7 @@ class BuildCache:
             self._prune()
         try:
             if record is not None:
+                self._record_read = False
                 self._write("record", json.dumps({**record, "units": self._units, "format": FORMAT}).encode("utf-8"))
             if not os.path.lexists(self.folder / "README.txt"):
                 self._write("README.txt", _README.encode("utf-8"), signed=False)
