@@ -21,6 +21,7 @@ agree).
 """
 from __future__ import annotations
 
+import itertools
 import math
 import pprint
 import re
@@ -132,53 +133,31 @@ class Pretty:
         out.append(text)
 
     def _break(self, value: dict | list, kind: type, indent: int, allowance: int) -> str:
-        parts: list[str] = []
+        """pprint's layout of a container too long for its line: one item a line, a dict's
+        items after their key (`'key': `), the last item with the container's allowance."""
+        out: list[str] = []
+        append = out.append
+        indent += 1
+        last = len(value) - 1
+        delimiter = ",\n" + " " * indent
         if kind is dict:
-            self._dict(value, indent, allowance, parts)
+            append("{")
+            items = zip([repr(key) + ": " for key in value], value.values())
         else:
-            self._list(value, indent, allowance, parts)
-        return "".join(parts)
-
-    def _dict(self, value: dict, indent: int, allowance: int, out: list[str]) -> None:
-        append = out.append
-        indent += 1
-        last = len(value) - 1
-        delimiter = ",\n" + " " * indent
-        append("{")
-        for i, (key, item) in enumerate(value.items()):
-            rep = repr(key) + ": "
-            kind = type(item)
-            if kind is dict or kind is list:
-                append(rep)
-                self._format(item, indent + len(rep), allowance + 1 if i == last else 1, out)
-            elif kind is str:
-                text = repr(item)
-                if len(text) > WIDTH - indent - len(rep) - (allowance + 1 if i == last else 1):
-                    append(rep)
-                    self._str(item, indent + len(rep), allowance + 1 if i == last else 1, out)
-                else:
-                    append(rep + text)
+            append("[")
+            items = zip(itertools.repeat(""), value)
+        for i, (prefix, item) in enumerate(items):
+            item_kind = type(item)
+            if item_kind is dict or item_kind is list or item_kind is str:
+                if prefix:
+                    append(prefix)
+                self._format(item, indent + len(prefix), allowance + 1 if i == last else 1, out)
             else:
-                append(rep + repr(item))  # a number, bool or None never breaks
+                append(prefix + repr(item))  # a number, bool or None never breaks
             if i != last:
                 append(delimiter)
-        append("}")
-
-    def _list(self, value: list, indent: int, allowance: int, out: list[str]) -> None:
-        append = out.append
-        indent += 1
-        last = len(value) - 1
-        delimiter = ",\n" + " " * indent
-        append("[")
-        for i, item in enumerate(value):
-            kind = type(item)
-            if kind is dict or kind is list or kind is str:
-                self._format(item, indent, allowance + 1 if i == last else 1, out)
-            else:
-                append(repr(item))
-            if i != last:
-                append(delimiter)
-        append("]")
+        append("}" if kind is dict else "]")
+        return "".join(out)
 
     @staticmethod
     def _str(value: str, indent: int, allowance: int, out: list[str]) -> None:
