@@ -96,10 +96,22 @@ def test_side_jobs_run_in_a_child_or_here():
     assert workers.run_units(units, 1, side_jobs=(os.getpid,))[1] == [os.getpid()]
 
 
+def _wait_until(condition, seconds: float = 30.0) -> None:
+    # A unit that lingers until another process shows up: on a loaded machine a fast
+    # parent would otherwise take every unit before a child has started.
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def test_every_unit_is_emitted_once_across_processes(tmp_path):
     # Each emission leaves a mark; the queue hands every unit to exactly one process.
+    def pids() -> set[str]:
+        return {p.name.split("-")[1] for p in tmp_path.iterdir()}
+
     def mark(diagnostics, i):
         (tmp_path / f"{i}-{os.getpid()}").touch()
+        _wait_until(lambda: len(pids()) > 1)
         return []
 
     units = [Unit(f"u{i}", None, lambda diagnostics, i=i: mark(diagnostics, i)) for i in range(200)]
@@ -125,7 +137,8 @@ def test_files_a_dead_child_left_behind_are_written_again(tmp_path):
         return written
 
     def emit(diagnostics, i):
-        time.sleep(0.02)  # slow enough that the child takes some
+        if os.getpid() == parent:
+            _wait_until((tmp_path / "a child died").exists)
         return [Artifact(f"d/f{i}.txt", f"content {i}".encode())]
 
     units = [Unit(f"u{i}", None, functools.partial(emit, i=i)) for i in range(12)]
