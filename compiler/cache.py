@@ -118,9 +118,10 @@ def user_cache_dir() -> Path | None:
     return folder
 
 
-@lru_cache(maxsize=1)
-def _signing_key() -> bytes | None:
-    """This user's random cache key, created on first use; None when it cannot be kept."""
+@lru_cache(maxsize=2)
+def _signing_key(create: bool = True) -> bytes | None:
+    """This user's random cache key, created on first use when `create`; None when there is none
+    (a reader without a key has no entry it could trust anyway) or it cannot be kept."""
     folder = user_cache_dir()
     if folder is None:
         return None
@@ -131,6 +132,8 @@ def _signing_key() -> bytes | None:
             return key
     except OSError:
         pass
+    if not create:
+        return None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_bytes(32)
@@ -255,7 +258,9 @@ class BuildCache:
 
     @classmethod
     def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
-        key = _signing_key()
+        """The cache of the output folder `out`; read only unless `writable` (a reader does not
+        make this user's signing key either: without one there is no entry it could trust)."""
+        key = _signing_key(create=writable)
         if key is None:
             return None
         return cls(cache_folder(out), key, writable)

@@ -141,12 +141,16 @@ def main() -> None:
 @strict_option
 @format_option
 def check(path: Path, strict: bool, output_format: str) -> None:
-    """Check a project (a folder or an entry file) without writing anything."""
+    """Check a project (a folder or an entry file) without writing anything.
+
+    Files that an earlier `integc build` parsed into the build cache of the
+    project's output folder, and that have not changed since, are read from
+    there instead of being parsed again (the cache is only read)."""
     from integc.pipeline import compile_project
 
     _one_shot()
     def action() -> int:
-        result = compile_project(path)
+        result = compile_project(path, reuse_parsed=True)
         found = result.diagnostics.sorted()
         limit = result.config.limits.max_diagnostics if result.config else None
         report(found, result.sources, output_format, limit)

@@ -233,7 +233,7 @@ def test_import_target_agrees_with_the_loader(tmp_path: Path) -> None:
 def test_no_cache_without_a_signing_key(project: Path, tmp_path: Path, monkeypatch) -> None:
     import integc.cache as cache
 
-    monkeypatch.setattr(cache, "_signing_key", lambda: None)
+    monkeypatch.setattr(cache, "_signing_key", lambda create=True: None)
     assert BuildCache.open(tmp_path / "out") is None
     out = tmp_path / "out"
     assert not build_project(project, out).reused
@@ -350,6 +350,54 @@ def test_check_can_reuse_what_a_build_parsed(project: Path, tmp_path: Path) -> N
     assert _diagnostics(reused) == _diagnostics(fresh)
     assert reused.project == fresh.project
     assert sorted(p.name for p in cache_folder(out).rglob("*")) == before  # read only
+
+
+def _check_command(project: Path) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from integc.cli import main
+
+    result = CliRunner().invoke(main, ["check", str(project), "--format", "json"])
+    return result.exit_code, result.output
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_integc_check_parses_only_the_files_changed_since_the_build(project: Path, monkeypatch) -> None:
+    from integc import loader
+
+    build_project(project)  # into the default output folder, where `integc check` looks for the cache
+    cache = cache_folder(project / "build")
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "System', b'title "Checked system', 1))
+    parsed = []
+    parse = loader._parse_text
+    monkeypatch.setattr(loader, "_parse_text", lambda text, shown, *rest: parsed.append(shown) or parse(text, shown, *rest))
+    before = _snapshot(cache)
+    reusing = _check_command(project)
+    assert [Path(shown).name for shown in parsed] == [target.name]
+    assert _snapshot(cache) == before  # read only
+    shutil.rmtree(cache)
+    parsed.clear()
+    assert _check_command(project) == reusing
+    assert len(parsed) > 1 and '"W0601"' in reusing[1]
+
+
+def test_integc_check_makes_no_signing_key(project: Path, tmp_path: Path, monkeypatch) -> None:
+    from integc import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    cache._signing_key.cache_clear()
+    try:
+        assert _check_command(project)[0] == 0
+        assert not (tmp_path / "user-cache" / "integc" / "cache-key").exists()
+        build_project(project)
+        assert (tmp_path / "user-cache" / "integc" / "cache-key").is_file()
+    finally:
+        cache._signing_key.cache_clear()
 
 
 def _inodes(out: Path) -> dict[str, int]:
