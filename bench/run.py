@@ -19,8 +19,10 @@ measurement in a fresh process:
   `integc build` cold (output folder and build cache deleted first),
   `integc build` again with nothing changed, `integc build` after changing one
   system's file (the change alternates between two edits, so every run
-  really changes the file), `integc check` (no build cache), and `integc
-  check` of a single 1,000-line file (4 systems in one file);
+  really changes the file), `integc check` after that build and one more
+  edit (the editor loop: the other files come from the build cache),
+  `integc check` (no build cache), and `integc check` of a single
+  1,000-line file (4 systems in one file);
 - with --typespec DIR (a copy of ../shared/bench/typespec after `npm ci`):
   `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
   with the cold `integc build`, and the ratios.
@@ -244,7 +246,8 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
                       timeout: float, front_end: bool, trash: Trash) -> dict:
     trash.settle()
     results: dict[str, list[dict]] = {"build cold": [], "build no change": [], "build one file changed": [],
-                                      "check": [], "check 1,000-line file": []}
+                                      "check after a build, one file edited": [], "check": [],
+                                      "check 1,000-line file": []}
     if tsp is not None:
         results["typespec"] = []
         subprocess.run([sys.executable, "gen_tsp.py", str(n)], cwd=tsp, check=True, capture_output=True)
@@ -277,6 +280,13 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
             run = run_once(integc("build", str(project), "--out", str(out)), timeout=timeout)
             if record:
                 results["build one file changed"].append(run)
+            # The editor loop: an edit, then `integc check`, which reads the other files from the
+            # build cache of the project's output folder (`out` is that folder).
+            changed.write_bytes(edits[(round_ + 1) % 2])
+            run = run_once(integc("check", str(project)), timeout=timeout)
+            if record:
+                results["check after a build, one file edited"].append(run)
+            changed.write_bytes(edits[round_ % 2])
         wipe(out, trash)
         run = run_once(integc("check", str(project)), timeout=timeout)
         if record:
@@ -308,12 +318,12 @@ def print_size(n: int, lines: int, result: dict) -> None:
                   f"{_f(phases.get('children_peak_rss_mib'), 0)} MiB)")
     processes = result.get("processes", {})
     if processes:
-        print(f"  {'whole process':<26}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'of it sys':>10}{'RSS MiB':>9}")
+        print(f"  {'whole process':<38}{'wall s':>9}{'min':>8}{'max':>8}{'cpu s':>8}{'of it sys':>10}{'RSS MiB':>9}")
         for name, entry in processes.items():
             if "error" in entry:
-                print(f"  {name:<26}  FAILED: {entry['error'].strip().splitlines()[-1][:90] if entry['error'] else ''}")
+                print(f"  {name:<38}  FAILED: {entry['error'].strip().splitlines()[-1][:90] if entry['error'] else ''}")
                 continue
-            print(f"  {name:<26}{_f(entry['wall'], 3):>9}{_f(entry['wall_min'], 3):>8}{_f(entry['wall_max'], 3):>8}"
+            print(f"  {name:<38}{_f(entry['wall'], 3):>9}{_f(entry['wall_min'], 3):>8}{_f(entry['wall_max'], 3):>8}"
                   f"{_f(entry['cpu'], 2):>8}{_f(entry['sys'], 2):>10}{_f(entry['rss_mib'], 0):>9}" + ("" if entry["rc"] == 0 else
                                                                                 f"  (exit {entry['rc']})"))
         build, tsp = processes.get("build cold", {}), processes.get("typespec", {})
@@ -323,6 +333,9 @@ def print_size(n: int, lines: int, result: dict) -> None:
         check = processes.get("check", {})
         if "wall" in build and "wall" in check:
             print(f"  check / cold build: {check['wall'] / build['wall']:.0%}")
+        edited = processes.get("check after a build, one file edited", {})
+        if "wall" in build and "wall" in edited:
+            print(f"  check after a build, one file edited / cold build: {edited['wall'] / build['wall']:.0%}")
         if "wall" in tsp and "wall" in check:
             print(f"  TypeSpec / integc check: {tsp['wall'] / check['wall']:.1f}x")
         for name in ("build no change", "build one file changed"):
@@ -369,7 +382,7 @@ def main(argv: list[str]) -> int:
           + (f", TypeSpec in {tsp}" if tsp else ""))
     for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
         project = generate(args.generator, n, args.workdir, args.flows)
-        out = args.workdir / f"out-n{n}"
+        out = project / "build"  # the default output folder: `integc check` finds its build cache
         result: dict = {"load_before": load_average()}
         if not args.no_phases:
             result["phases"] = measure_phases(project, out, args.repeats, args.timeout, args.tracemalloc,
