@@ -240,21 +240,26 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     keys = keys_of(range(len(entries))) if previous else {}
     paths: list[list[str]] = [[] for _ in entries]
     todo = []
+    links: list[tuple[str, str, str, int]] = []
     out = str(config.out)
     for i in range(len(entries)):
-        reused = _reuse_unit(cache, keys[i], previous, staged, out) if i in keys else None
+        reused = _reuse_unit(cache, keys[i], previous, links, out) if i in keys else None
         if reused is None:
             todo.append(i)
         else:
             paths[i], found = reused
             diagnostics.items.extend(found)
+    linked = staged.link(links)  # many files: a worker links them while the changed units are emitted
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
     # In a cold build the units' keys are only stored for next time: a worker computes them while
     # the others emit (with a previous build they were needed first).
     side_jobs = (lambda: keys_of(todo),) if cache is not None and not previous else ()
-    results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
-                              side_jobs=side_jobs, sink=staged.write)
+    try:
+        results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
+                                  side_jobs=side_jobs, sink=staged.write)
+    finally:
+        linked()
     if side_jobs:
         keys = side[0]
     emitted = []
@@ -279,8 +284,9 @@ def _previous_outputs(cache, fingerprint: str, config: ProjectConfig) -> dict[st
         return {}
 
 
-def _reuse_unit(cache, key: str, previous: dict, staged, out: str) -> tuple[list[str], list[Diagnostic]] | None:
-    """Link a unit's files from the last build when they are exactly what it wrote; else None."""
+def _reuse_unit(cache, key: str, previous: dict, links: list, out: str) -> tuple[list[str], list[Diagnostic]] | None:
+    """A unit's files from the last build, when they are exactly what it wrote (added to `links`:
+    path, source, SHA-256, size); else None."""
     entry = cache.load_unit(key)
     if entry is None:
         return None
@@ -295,8 +301,7 @@ def _reuse_unit(cache, key: str, previous: dict, staged, out: str) -> tuple[list
                 return None
     except (OSError, KeyError, TypeError, ValueError):
         return None
-    for path, digest, size in outputs:
-        staged.link(path, f"{out}/{path}", digest, size)
+    links.extend((path, f"{out}/{path}", digest, size) for path, digest, size in outputs)
     cache.remember_unit(key, entry)
     return [path for path, _, _ in outputs], found
 

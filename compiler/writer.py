@@ -17,11 +17,14 @@ from contextlib import contextmanager
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from integc import __version__
 from integc.targets import Artifact
 
 MANIFEST = "integc-manifest.json"
+# Fewer files of the previous build than this are linked here rather than by a forked worker.
+LINK_AHEAD_MIN_FILES = 500
 
 
 class OutputError(Exception):
@@ -79,6 +82,7 @@ class StagedOutput:
         self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
         os.chmod(self.folder, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
         self._files: dict[str, tuple[str, int]] = {}  # path -> (SHA-256, size), for the manifest
+        self._folders: set[str] = set()  # made in this process (a forked worker makes its own too)
 
     def write(self, artifacts) -> list[tuple[str, str, int]]:
         """Write `artifacts` now, in this process (a build's forked worker writes what it made):
@@ -101,27 +105,33 @@ class StagedOutput:
         for path, digest, size in written:
             self._files[path] = (digest, size)
 
-    def link(self, path: str, source: str, sha256: str, size: int) -> None:
-        """Take the file `source` (of the previous build, known to hold `sha256`) as `path`: a hard
-        link, or a copy where the file system has none. integc never changes a file it wrote."""
-        if path in self._files:  # two units clash: the build reports it
-            return
-        target = self._target(path)
-        try:
-            os.link(source, target, follow_symlinks=False)
-        except OSError:
-            shutil.copyfile(source, target, follow_symlinks=False)
-            if not _SYNC_ONCE:
-                with open(target, "rb") as handle:
-                    os.fsync(handle.fileno())
-        self._files[path] = (sha256, size)
+    def link(self, files: list[tuple[str, str, str, int]]) -> Callable[[], None]:
+        """Take each (path, source, sha256, size), a file of the previous build known to hold
+        `sha256`, as `path`: a hard link, or a copy where the file system has none (integc never
+        changes a file it wrote). The files are registered at once; a forked worker makes many
+        of them while this process goes on. Returns the function that waits until all are made."""
+        pending = []
+        for path, source, sha256, size in files:
+            if path in self._files:  # two units clash: the build reports it
+                continue
+            pending.append((source, self._target(path)))
+            self._files[path] = (sha256, size)
+        if len(pending) < LINK_AHEAD_MIN_FILES:
+            _take_files(pending)
+            return lambda: None
+        from integc.workers import start_side_job
+
+        return start_side_job(lambda: _take_files(pending))
 
     def _target(self, path: str) -> str:
         """Where `path` goes in the staging folder (its folder made); refuses any path that leaves it."""
         if not _safe_relative(path) or path == MANIFEST:
             raise OutputError(f"refusing to write outside the output folder: {path!r}")
         target = f"{self.folder}/{path}"
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
         return target
 
     def commit(self, inputs: dict[str, str]) -> list[str]:
@@ -225,6 +235,30 @@ def _write_file(path: str, content: bytes) -> str:
     finally:
         os.close(descriptor)
     return hashlib.sha256(content).hexdigest()
+
+
+def _take_files(pending: list[tuple[str, str]]) -> None:
+    """Make each (source, target): a hard link, else a copy. Safe to run again after a worker
+    that did part of it died: a link already made stays, anything else there is replaced by a
+    new file (never written through: it may be a link to the previous build's file)."""
+    for source, target in pending:
+        try:
+            os.link(source, target, follow_symlinks=False)
+            continue
+        except FileExistsError:
+            if os.path.samefile(source, target):
+                continue
+            os.unlink(target)
+        except OSError:
+            pass
+        try:
+            os.link(source, target, follow_symlinks=False)
+            continue
+        except OSError:
+            shutil.copyfile(source, target, follow_symlinks=False)
+        if not _SYNC_ONCE:
+            with open(target, "rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def _safe_relative(path: str) -> bool:

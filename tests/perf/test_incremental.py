@@ -431,3 +431,78 @@ def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_pa
     victim.write_bytes(victim.read_bytes() + b"# edited\n")  # same inode, new size and mtime
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
     assert not victim.read_bytes().endswith(b"# edited\n")
+
+
+def _link_worker_spy(monkeypatch) -> list:
+    """The pids of the processes that made the links of a build (a forked worker's, or this one's)."""
+    from integc import workers
+
+    start, seen = workers.start_side_job, []
+
+    def spy(job):
+        wait = start(lambda: (job(), os.getpid())[1])
+        return lambda: seen.append(wait())
+    monkeypatch.setattr(workers, "start_side_job", spy)
+    return seen
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_worker_links_many_unchanged_files_while_the_changed_ones_are_emitted(project: Path, tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    from integc import writer
+
+    monkeypatch.setattr(writer, "LINK_AHEAD_MIN_FILES", 2)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    out = tmp_path / "out"
+    build_project(project, out)
+    before = _inodes(out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    linkers = _link_worker_spy(monkeypatch)
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    assert linkers and os.getpid() not in linkers
+    after = _inodes(out)
+    kept = [p for p in after if p.startswith("openapi/") and target.stem not in p]
+    assert kept and all(after[p] == before[p] for p in kept)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_links_a_dying_worker_left_half_made_are_made_here(project: Path, tmp_path: Path, monkeypatch) -> None:
+    from integc import writer
+
+    parent, take = os.getpid(), writer._take_files
+
+    def dies_halfway(pending):
+        if os.getpid() != parent:
+            take(pending[: len(pending) // 2])
+            source, target = pending[-1]
+            Path(target).write_bytes(b"half a copy")
+            os._exit(9)
+        take(pending)
+    monkeypatch.setattr(writer, "LINK_AHEAD_MIN_FILES", 2)
+    monkeypatch.setattr(writer, "_take_files", dies_halfway)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    linkers = _link_worker_spy(monkeypatch)
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    assert linkers == [parent]  # the worker delivered nothing: this process made them all again
+
+
+def test_making_the_links_again_keeps_the_previous_files_intact(tmp_path: Path) -> None:
+    from integc.writer import _take_files
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    for name in "abc":
+        (old / name).write_bytes(name.encode() * 3)
+    pending = [(str(old / name), str(new / name)) for name in "abc"]
+    _take_files(pending[:1])
+    (new / "b").write_bytes(b"half")  # a copy a worker did not finish
+    _take_files(pending)
+    assert {p.name: p.read_bytes() for p in new.iterdir()} == {"a": b"aaa", "b": b"bbb", "c": b"ccc"}
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == {"a": b"aaa", "b": b"bbb", "c": b"ccc"}
+    assert all((new / name).stat().st_ino == (old / name).stat().st_ino for name in "abc")
