@@ -44,6 +44,7 @@ def copy_revision(revision: str, folder: Path) -> dict:
     for part in PARTS[1:]:
         if (source / part).is_dir():
             shutil.copytree(source / part, target / part)
+    run.byte_compile(target)
     return {**os.environ, "PYTHONPATH": str(folder)}
 
 

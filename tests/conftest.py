@@ -1,4 +1,10 @@
 """Shared test options. Golden files change only with an explicit --update-golden."""
+from hypothesis import settings
+
+# Speed is measured in bench/, never asserted here: on a loaded CI machine an example must not
+# fail for taking longer than hypothesis's default 200 ms deadline.
+settings.register_profile("integc", deadline=None)
+settings.load_profile("integc")
 
 
 def pytest_addoption(parser):
