@@ -27,10 +27,9 @@ measurement in a fresh process:
   `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
   with the cold `integc build`, and the ratios.
 
-Old outputs are moved aside and deleted only between measurements, with a
-wait of 35 s after a deletion before the next one (see `Trash`: on a file
-system that holds back freed inodes, files created right after a mass
-deletion cost the creator seconds of kernel time).
+Old outputs are moved aside and deleted only when the run is over (see
+`Trash`: on a file system that holds back freed inodes, files created in the
+minutes after a mass deletion cost the creator seconds of kernel time).
 
 The load average is printed before and after each size: other processes on
 the machine move wall times, so compare figures measured in the same run.
@@ -127,21 +126,19 @@ class Trash:
     """Deleted outputs, kept out of the timed runs.
 
     On a file system that delays reusing freed inodes (ext4 without a journal, as on the
-    benchmark machine, skips every inode freed in the last 30 s: the kernel's
-    `recently_deleted()`), creating files just after deleting thousands costs seconds of
-    kernel CPU (perf: `recently_deleted`/`find_inode_bit` at ~25 % of a cold N=200 build
-    right after the previous output was removed). That cost belongs to whoever deleted, not to
-    the build that follows; so the benchmark moves old outputs aside (a rename) and deletes
-    them between measurements, and `settle` waits until the file system has forgotten them
-    (with TypeSpec in the run its compile is that wait).
+    benchmark machine: the kernel's `recently_deleted()` skips an inode freed in the last
+    60 s, or 360 s while its inode table block is dirty), creating files after deleting
+    thousands costs seconds of kernel CPU for minutes afterwards (measured here: 4,200 files
+    in 0.18 s on a quiet file system; 1.6-2.0 s 70 s after deleting 4,200 others; perf of a
+    cold N=200 build right after the previous output was removed: `recently_deleted`/
+    `find_inode_bit` at ~25 %). That cost belongs to whoever deleted, not to the build that
+    follows; so the benchmark moves old outputs aside (a rename) and deletes them only when
+    the run is over.
     """
-    QUIET_SECONDS = 35.0
 
     def __init__(self, folder: Path):
-        self.folder = folder
+        self.folder = folder  # what an interrupted run left there goes at the end of this one
         self.count = 0
-        self.last_deletion = 0.0
-        self.empty()
 
     def put(self, path: Path) -> None:
         if not path.exists():
@@ -149,21 +146,12 @@ class Trash:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.count += 1
         try:
-            os.rename(path, self.folder / str(self.count))
-        except OSError:  # another file system: deleted now, and the next `settle` waits for it
+            os.rename(path, self.folder / f"{os.getpid()}-{self.count}")
+        except OSError:  # on another file system (TypeSpec's folder): not where integc writes
             shutil.rmtree(path, ignore_errors=True)
-            self.last_deletion = time.monotonic()
 
     def empty(self) -> None:
-        if self.folder.exists():
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.last_deletion = time.monotonic()
-
-    def settle(self) -> None:
-        self.empty()
-        remaining = self.last_deletion + self.QUIET_SECONDS - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def wipe(out: Path, trash: Trash) -> None:
@@ -175,7 +163,6 @@ def wipe(out: Path, trash: Trash) -> None:
 
 def measure_phases(project: Path, out: Path, repeats: int, timeout: float, traced: bool, front_end: bool,
                    trash: Trash) -> dict:
-    trash.settle()
     probe = [sys.executable, str(HERE / "phases.py"), str(project), "--out", str(out)]
     if front_end:
         probe.append("--front-end")
@@ -255,7 +242,6 @@ def typespec_command(tsp: Path, n: int) -> list[str]:
 
 def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp: Path | None, n: int,
                       timeout: float, front_end: bool, trash: Trash) -> dict:
-    trash.settle()
     results: dict[str, list[dict]] = {"build cold": [], "build no change": [], "build one file changed": [],
                                       "check after a build, one file edited": [], "check": [],
                                       "check 1,000-line file": []}
