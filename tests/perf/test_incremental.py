@@ -433,16 +433,35 @@ def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_pa
     assert not victim.read_bytes().endswith(b"# edited\n")
 
 
-def _link_worker_spy(monkeypatch) -> list:
-    """The pids of the processes that made the links of a build (a forked worker's, or this one's)."""
+def _side_job_spy(monkeypatch, events: list) -> None:
+    """Append ("start",) when a side job starts, and (pid, value) when its value is taken: the
+    process that ran it (a forked worker's, or this one's) and what it returned."""
     from integc import workers
 
-    start, seen = workers.start_side_job, []
+    start = workers.start_side_job
 
     def spy(job):
-        wait = start(lambda: (job(), os.getpid())[1])
-        return lambda: seen.append(wait())
+        events.append(("start",))
+        wait = start(lambda: (os.getpid(), job()))
+        def taken():
+            pid, value = wait()
+            events.append((pid, value))
+            return value
+        return taken
     monkeypatch.setattr(workers, "start_side_job", spy)
+
+
+class _Linkers(list):
+    """The pids of the processes that made the links of a build (its side jobs that return None)."""
+
+    def append(self, event) -> None:
+        if len(event) == 2 and event[1] is None:
+            super().append(event[0])
+
+
+def _link_worker_spy(monkeypatch) -> list:
+    seen = _Linkers()
+    _side_job_spy(monkeypatch, seen)
     return seen
 
 
@@ -506,3 +525,24 @@ def test_making_the_links_again_keeps_the_previous_files_intact(tmp_path: Path) 
     assert {p.name: p.read_bytes() for p in new.iterdir()} == {"a": b"aaa", "b": b"bbb", "c": b"ccc"}
     assert {p.name: p.read_bytes() for p in old.iterdir()} == {"a": b"aaa", "b": b"bbb", "c": b"ccc"}
     assert all((new / name).stat().st_ino == (old / name).stat().st_ino for name in "abc")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_worker_digests_the_units_while_this_process_prepares_the_targets(project: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    import integc.build as build
+
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    events: list = []
+    _side_job_spy(monkeypatch, events)
+    prepare = build._prepare_targets
+    monkeypatch.setattr(build, "_prepare_targets", lambda config: (events.append(("prepare",)), prepare(config)))
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    keys = [i for i, event in enumerate(events) if len(event) == 2 and isinstance(event[1], dict)]
+    assert len(keys) == 1 and events[keys[0]][0] != os.getpid()
+    assert events[keys[0] - 2:keys[0]] == [("start",), ("prepare",)]  # prepared while the worker digested
+    assert all(isinstance(key, str) and len(key) == 64 for key in events[keys[0]][1].values())
