@@ -16,13 +16,15 @@ must give exactly the units' artifacts and diagnostics, in unit order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Protocol
 
 from integc.diagnostics import Diagnostics
-from integc.ir import Project
+
+if TYPE_CHECKING:  # annotations only: the writer imports this module for Artifact, and a build
+    from integc.ir import Project  # that changed nothing never needs the IR's classes
 
 ENTRY_POINT_GROUP = "integc.targets"
 

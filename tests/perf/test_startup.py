@@ -1,4 +1,4 @@
-"""What a plain check imports: nothing it does not use (each import is paid at every start)."""
+"""What a plain check, or a build with nothing changed, imports: nothing it does not use (each import is paid at every start)."""
 from __future__ import annotations
 
 import subprocess
@@ -41,3 +41,22 @@ def test_a_check_without_integc_toml_or_cron_imports_neither_jsonschema_nor_cron
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False False"
+
+
+def test_a_build_with_nothing_changed_imports_no_front_end_or_ir(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "main.integ").write_text(
+        'system s {\n  owner "o@example.com"\n  base_url "https://s.example"\n  auth none\n'
+        '  entity E { id: string @key }\n  expose E at "/e" { list, get }\n}\n', encoding="utf-8")
+    script = ("import sys\nfrom integc.build import build_project\n"
+              f"r = build_project({str(project)!r})\n"
+              "assert r.reused and not r.diagnostics.has_errors, r.diagnostics.items\n"
+              "print(sorted(m for m in ('integc.ir', 'integc.syntax', 'integc.parser', 'integc.resolve', 'lark')"
+              " if m in sys.modules))\n")
+    first = subprocess.run([sys.executable, "-c", script.replace("r.reused and ", "")], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "[]"
