@@ -1,4 +1,5 @@
-"""What a plain check, or a build with nothing changed, imports: nothing it does not use (each import is paid at every start)."""
+"""What a plain check, or a build with nothing changed, imports: nothing it does not use (each
+import is paid at every start)."""
 from __future__ import annotations
 
 import subprocess
