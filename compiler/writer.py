@@ -172,7 +172,7 @@ def _carry_over_foreign_files(out: Path, staging: Path, written: set[str]) -> No
     if not out.is_dir():
         return
     ours = previous_outputs(out) | {MANIFEST}
-    folders = {str(PurePosixPath(path).parent) for path in written}
+    folders = {_parent(path) for path in written}
     folders = {parent for path in folders for parent in _ancestors(path)}
     for relative in _files_under(out):
         if relative in ours or relative in written:
@@ -213,6 +213,13 @@ def _swap(staging: Path, out: Path) -> None:
         os.rename(retired, out)  # put the previous build back
         raise
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def _parent(path: str) -> str:
+    """`str(PurePosixPath(path).parent)`, without a path object for each of a build's files."""
+    if "//" in path or "/." in path or path.startswith(".") or path.endswith("/"):
+        return str(PurePosixPath(path).parent)
+    return path.rpartition("/")[0] or "."
 
 
 def _ancestors(folder: str) -> list[str]:
@@ -262,6 +269,7 @@ def _take_files(pending: list[tuple[str, str]]) -> None:
 
 
 def _safe_relative(path: str) -> bool:
-    pure = PurePosixPath(path)
-    return bool(path) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in path \
+    """A relative POSIX path that stays inside the output folder: not absolute, no `..` part, no
+    backslash, NUL or drive letter. String tests only: it runs for every file a build writes."""
+    return bool(path) and path[0] != "/" and ".." not in path.split("/") and "\\" not in path \
         and "\x00" not in path and not (len(path) > 1 and path[1] == ":")
