@@ -25,7 +25,10 @@ measurement in a fresh process:
   1,000-line file (4 systems in one file);
 - with --typespec DIR (a copy of ../shared/bench/typespec after `npm ci`):
   `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
-  with the cold `integc build`, and the ratios.
+  with the cold `integc build`, and the ratios;
+- with two sizes or more (unless --no-growth), cold builds of every size
+  alternating run by run, and time(N) / time(previous N): the growth, measured
+  side by side rather than from sections that ran minutes apart.
 
 Old outputs are moved aside and deleted only when the run is over (see
 `Trash`: on a file system that holds back freed inodes, files created in the
@@ -296,6 +299,38 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
     return {name: summary(runs) for name, runs in results.items() if runs}
 
 
+def measure_growth(projects: dict[int, Path], repeats: int, timeout: float, trash: Trash) -> dict:
+    """Cold builds of every size, alternating size by size in each round (the order reversed every
+    other round), so that the ratio between sizes is not moved by the machine's drift between the
+    per-size sections, which run minutes apart (`integc check` of N=500 took 2.80 s in one run's
+    N=500 section and 2.27 s when timed on its own a few minutes later)."""
+    runs: dict[int, list[dict]] = {n: [] for n in projects}
+    for round_ in range(repeats + 1):  # round 0 warms up
+        for n in (sorted(projects) if round_ % 2 else sorted(projects, reverse=True)):
+            out = projects[n] / "build"
+            wipe(out, trash)
+            run = run_once(integc("build", str(projects[n]), "--out", str(out)), timeout=timeout)
+            if round_ > 0:
+                runs[n].append(run)
+    for project in projects.values():
+        wipe(project / "build", trash)
+    return {n: summary(r) for n, r in runs.items()}
+
+
+def print_growth(growth: dict, lines: dict[int, int]) -> None:
+    sizes = sorted(growth)
+    print("\n== growth: cold `integc build`, the sizes alternating run by run")
+    for n in sizes:
+        entry = growth[n]
+        print(f"  N={n:<6}{_f(entry.get('wall'), 3):>9} s  (min {_f(entry.get('wall_min'), 3)}, "
+              f"max {_f(entry.get('wall_max'), 3)}, cpu {_f(entry.get('cpu'), 2)} s)")
+    for small, large in zip(sizes, sizes[1:]):
+        if "wall" in growth[small] and "wall" in growth[large]:
+            print(f"  time(N={large}) / time(N={small}) = {growth[large]['wall'] / growth[small]['wall']:.2f} "
+                  f"for {lines[large] / lines[small]:.2f}x the lines "
+                  f"(cpu {growth[large]['cpu'] / growth[small]['cpu']:.2f})")
+
+
 # ---------------------------------------------------------------- report
 
 def print_size(n: int, lines: int, result: dict) -> None:
@@ -361,6 +396,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-processes", action="store_true", help="phase figures only")
     ap.add_argument("--flows", action="store_true", help="the landscape with 2 flows per system")
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--no-growth", action="store_true",
+                    help="skip the cold builds of every size alternating run by run (time(N) ratios)")
     ap.add_argument("--snapshot", action="store_true",
                     help="run a copy of the compiler taken at the start (the tree may change meanwhile)")
     args = ap.parse_args(argv)
@@ -380,8 +417,9 @@ def main(argv: list[str]) -> int:
     print(f"integc benchmark: sizes {args.sizes}{' with flows' if args.flows else ''}, {args.repeats} runs each, "
           f"work folder {args.workdir}"
           + (f", TypeSpec in {tsp}" if tsp else ""))
+    projects: dict[int, Path] = {}
     for n in [int(x) for x in args.sizes.split(",") if x.strip()]:
-        project = generate(args.generator, n, args.workdir, args.flows)
+        project = projects[n] = generate(args.generator, n, args.workdir, args.flows)
         out = project / "build"  # the default output folder: `integc check` finds its build cache
         result: dict = {"load_before": load_average()}
         if not args.no_phases:
@@ -395,6 +433,11 @@ def main(argv: list[str]) -> int:
         result["source_lines"] = lines
         report["sizes"][n] = result
         print_size(n, lines, result)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if len(projects) > 1 and not (args.no_growth or args.no_processes or args.front_end_only):
+        report["growth"] = measure_growth(projects, args.repeats, args.timeout, trash)
+        print_growth(report["growth"], {n: report["sizes"][n]["source_lines"] for n in projects})
         if args.json:
             args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     trash.empty()

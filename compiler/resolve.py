@@ -457,11 +457,8 @@ class Resolver:
         """Check defaults and examples now that every type is known."""
         finished = []
         for provisional, f in raw:
-            if f.default is None and not f.annotations:
-                finished.append(provisional)  # no value to check: already what it will be
-                continue
             example_annotation = next((a for a in f.annotations if a.name.text == "example" and len(a.args) == 1),
-                                      None)
+                                      None) if f.annotations else None
             if f.default is None and example_annotation is None:
                 finished.append(provisional)  # no value to check: already what it will be
                 continue
