@@ -10,6 +10,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -42,9 +43,15 @@ class ProjectConfig:
 def display_path(path: Path) -> str:
     """Paths in diagnostics: relative to the current folder when under it."""
     try:
-        return str(path.relative_to(Path.cwd().resolve()))
+        return str(path.relative_to(_resolved(os.getcwd())))
     except ValueError:
         return str(path)
+
+
+@lru_cache(maxsize=4)
+def _resolved(folder: str) -> Path:
+    """`Path(folder).resolve()`, once per folder: a load shows every file's path (three times each)."""
+    return Path(folder).resolve()
 
 
 class UsageError(Exception):
