@@ -19,7 +19,9 @@ them from the build cache or from a worker. Two costs of the stock
 
 Nothing else changes: same fields, defaults, equality, hash, order, repr,
 frozenness, pickling and copying (tests/frontend/test_nodes.py compares them
-with plain dataclasses).
+with plain dataclasses); `dataclasses.fields`, `replace` and `asdict` work as
+before. Only `__dataclass_params__` tells the difference: it records what
+`dataclass` itself was asked to make (the fields and slots).
 """
 from __future__ import annotations
 
