@@ -451,18 +451,9 @@ def _side_job_spy(monkeypatch, events: list) -> None:
     monkeypatch.setattr(workers, "start_side_job", spy)
 
 
-class _Linkers(list):
+def _linkers(events: list) -> list:
     """The pids of the processes that made the links of a build (its side jobs that return None)."""
-
-    def append(self, event) -> None:
-        if len(event) == 2 and event[1] is None:
-            super().append(event[0])
-
-
-def _link_worker_spy(monkeypatch) -> list:
-    seen = _Linkers()
-    _side_job_spy(monkeypatch, seen)
-    return seen
+    return [event[0] for event in events if len(event) == 2 and event[1] is None]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
@@ -477,8 +468,10 @@ def test_a_worker_links_many_unchanged_files_while_the_changed_ones_are_emitted(
     before = _inodes(out)
     target = _system_file(project)
     target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
-    linkers = _link_worker_spy(monkeypatch)
+    events: list = []
+    _side_job_spy(monkeypatch, events)
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    linkers = _linkers(events)
     assert linkers and os.getpid() not in linkers
     after = _inodes(out)
     kept = [p for p in after if p.startswith("openapi/") and target.stem not in p]
@@ -505,9 +498,10 @@ def test_links_a_dying_worker_left_half_made_are_made_here(project: Path, tmp_pa
     build_project(project, out)
     target = _system_file(project)
     target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
-    linkers = _link_worker_spy(monkeypatch)
+    events: list = []
+    _side_job_spy(monkeypatch, events)
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
-    assert linkers == [parent]  # the worker delivered nothing: this process made them all again
+    assert _linkers(events) == [parent]  # the worker delivered nothing: this process made them all again
 
 
 def test_making_the_links_again_keeps_the_previous_files_intact(tmp_path: Path) -> None:

@@ -29,35 +29,37 @@ def test_the_shortcut_refuses_what_could_require_a_key():
     assert not _accepts_empty_object({"type": "array"})
 
 
-def test_a_check_without_integc_toml_or_cron_imports_neither_jsonschema_nor_croniter(tmp_path):
+def _one_system_project(tmp_path) -> Path:
     project = tmp_path / "p"
     project.mkdir()
     (project / "main.integ").write_text(
         'system s {\n  owner "o@example.com"\n  base_url "https://s.example"\n  auth none\n'
         '  entity E { id: string @key }\n  expose E at "/e" { list, get }\n}\n', encoding="utf-8")
+    return project
+
+
+def _printed_by(script: str) -> str:
+    """What `script` prints, run in a fresh interpreter (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_check_without_integc_toml_or_cron_imports_neither_jsonschema_nor_croniter(tmp_path):
+    project = _one_system_project(tmp_path)
     script = ("import sys\nfrom integc.pipeline import compile_project\n"
               f"r = compile_project({str(project)!r})\n"
               "assert not r.diagnostics.has_errors, r.diagnostics.items\n"
               "print('jsonschema' in sys.modules, 'croniter' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False False"
+    assert _printed_by(script) == "False False"
 
 
 def test_a_build_with_nothing_changed_imports_no_front_end_or_ir(tmp_path):
-    project = tmp_path / "p"
-    project.mkdir()
-    (project / "main.integ").write_text(
-        'system s {\n  owner "o@example.com"\n  base_url "https://s.example"\n  auth none\n'
-        '  entity E { id: string @key }\n  expose E at "/e" { list, get }\n}\n', encoding="utf-8")
+    project = _one_system_project(tmp_path)
     script = ("import sys\nfrom integc.build import build_project\n"
               f"r = build_project({str(project)!r})\n"
               "assert r.reused and not r.diagnostics.has_errors, r.diagnostics.items\n"
               "print(sorted(m for m in ('integc.ir', 'integc.syntax', 'integc.parser', 'integc.resolve', 'lark')"
               " if m in sys.modules))\n")
-    first = subprocess.run([sys.executable, "-c", script.replace("r.reused and ", "")], capture_output=True,
-                           text=True, cwd=ROOT)
-    assert first.returncode == 0, first.stderr
-    again = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.strip() == "[]"
+    _printed_by(script.replace("r.reused and ", ""))  # the first build
+    assert _printed_by(script) == "[]"
