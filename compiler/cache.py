@@ -24,12 +24,19 @@ What it holds:
   keyed by the compiler, the file's path as shown in diagnostics, the
   nesting limit and the SHA-256 of its text; when one file changes, the
   others are not parsed again.
+- `resolved/`: for each file that declares systems, under the same key, its
+  outline (the tree with the systems' bodies left out), its parse
+  diagnostics, and what resolving its systems gave (`integc.resolve.Resolved`:
+  their IR and diagnostics, and a digest of the environment they were resolved
+  in). A later build loads the outline instead of the tree and takes the
+  systems as they are while the environment is the same; else it loads the
+  tree from `modules/` (or parses the file again) and resolves them.
 
 Trust: every entry is signed (HMAC-SHA-256) with a random key kept in the
 user's cache folder (`$XDG_CACHE_HOME/integc/cache-key`, else
 `~/.cache/integc/cache-key`, mode 0600), so a cache folder that arrived with
 a repository, or was edited, is ignored rather than believed; entries
-unpickle only integc's own AST classes. Without a usable key there is no cache
+unpickle only integc's own AST and IR classes. Without a usable key there is no cache
 (builds are cold, and correct). The compiler's fingerprint (its version, the
 size and modification time of each of its files, the Python version) is part
 of every key, so a changed compiler never reuses an entry.
@@ -190,24 +197,41 @@ def _allowed_classes() -> dict[tuple[str, str], type]:
     return {(cls.__module__, cls.__qualname__): cls for cls in _ast_classes()}
 
 
+@lru_cache(maxsize=1)
+def _resolved_table() -> dict:
+    """Pickle resolved files (integc.resolve.Resolved and the outline of their module) like trees."""
+    from integc import ir, resolve
+
+    return _by_fields(_ast_classes() + _dataclasses_of(ir) + [resolve.Resolved])
+
+
+@lru_cache(maxsize=1)
+def _resolved_classes() -> dict[tuple[str, str], type]:
+    return {(cls.__module__, cls.__qualname__): cls for cls in _resolved_table()}
+
+
 class _Unpickler(pickle.Unpickler):
+    def __init__(self, stream, allowed: dict[tuple[str, str], type]):
+        super().__init__(stream)
+        self._allowed = allowed
+
     def find_class(self, module: str, name: str):
-        cls = _allowed_classes().get((module, name))
+        cls = self._allowed.get((module, name))
         if cls is None:
-            raise pickle.UnpicklingError(f"{module}.{name} is not an AST class")
+            raise pickle.UnpicklingError(f"{module}.{name} is not a class the cache holds")
         return cls
 
 
-def _dumps(value) -> bytes:
+def _dumps(value, table: dict | None = None) -> bytes:
     stream = io.BytesIO()
     pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = ast_dispatch_table()
+    pickler.dispatch_table = table or ast_dispatch_table()
     pickler.dump(value)
     return stream.getvalue()
 
 
-def _loads(data: bytes):
-    return _Unpickler(io.BytesIO(data)).load()
+def _loads(data: bytes, allowed: dict[tuple[str, str], type] | None = None):
+    return _Unpickler(io.BytesIO(data), allowed or _allowed_classes()).load()
 
 
 # ---------------------------------------------------------------- digests of IR values
@@ -251,6 +275,8 @@ class BuildCache:
         self._writable = writable
         self._new_modules: dict[str, tuple] = {}
         self._used_modules: set[str] = set()
+        self._new_resolved: dict[str, tuple] = {}
+        self._used_resolved: set[str] = set()
         self._units: dict[str, dict] = {}
         self._record: dict | None = None
         self._record_read = False  # `load_record` reads it once: a build asks for it several times
@@ -385,6 +411,36 @@ class BuildCache:
         if self._writable:
             self._new_modules[key] = (module, diagnostics)
 
+    # -- resolved files (integc.loader.ResolutionReuse)
+
+    def load_resolved(self, key: str):
+        """(outline of the module, its parse diagnostics, integc.resolve.Resolved) cached under the
+        module's `key`, or None. Its tree stays cached: the resolver may need it after all."""
+        payload = self._read(f"resolved/{key}")
+        if payload is None:
+            return None
+        try:
+            module, diagnostics, resolved = _loads(payload, _resolved_classes())
+        except Exception:  # noqa: BLE001 -- a damaged entry is a miss
+            return None
+        self._used_resolved.add(key)
+        self._used_modules.add(key)
+        return module, diagnostics, resolved
+
+    def remember_resolved(self, key: str, entry: tuple) -> None:
+        """Keep what resolving a module gave (as `load_resolved` returns it), to be written by `commit`."""
+        self._used_resolved.add(key)
+        if self._writable:
+            self._new_resolved[key] = entry
+
+    def _store_new_resolved(self) -> None:
+        for key, entry in self._new_resolved.items():
+            try:
+                self._write(f"resolved/{key}", _dumps(entry, _resolved_table()))
+            except (OSError, RecursionError, pickle.PicklingError):
+                self._used_resolved.discard(key)
+        self._new_resolved.clear()
+
     # -- targets' units (integc.targets.Unit): which files each wrote, and what it reported
 
     @staticmethod
@@ -441,8 +497,10 @@ class BuildCache:
             self._storing = None
         self.adopt_stored(self.store_new_modules())
         self._new_modules.clear()
+        self._store_new_resolved()
         if prune:
-            self._prune()
+            self._prune("modules", self._used_modules)
+            self._prune("resolved", self._used_resolved)
         try:
             if record is not None:
                 self._record_read = False
@@ -452,8 +510,8 @@ class BuildCache:
         except OSError:
             pass
 
-    def _prune(self) -> None:
-        folder = self._safe_folder("modules/x", create=False)
+    def _prune(self, kind: str, used: set[str]) -> None:
+        folder = self._safe_folder(f"{kind}/x", create=False)
         if folder is None:
             return
         try:
@@ -461,7 +519,7 @@ class BuildCache:
         except OSError:
             return
         for name in names:
-            if name not in self._used_modules:
+            if name not in used:
                 try:
                     os.unlink(folder / name)
                 except OSError:
@@ -469,7 +527,7 @@ class BuildCache:
 
 
 _README = """\
-integc build cache (see `integc.cache`): parsed sources and the record of the
-last build of the output folder next to this one. Safe to delete at any time;
+integc build cache (see `integc.cache`): parsed and resolved sources and the
+record of the last build of the output folder next to this one. Safe to delete at any time;
 the next build is then a cold one.
 """

@@ -10,7 +10,7 @@ import hashlib
 from functools import lru_cache
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from typing import TYPE_CHECKING, Callable
@@ -32,6 +32,8 @@ class LoadedProject:
     # each import followed (importing file, the path as written, the file it resolved to).
     files: tuple[tuple[Path, str, str], ...] = ()
     imports: tuple[tuple[Path, str, Path], ...] = ()
+    # With a build cache: what earlier builds resolved; some modules are then only outlines.
+    reuse: ResolutionReuse | None = field(default=None, compare=False, repr=False)
 
 
 def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
@@ -55,6 +57,7 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
     seen: set[Path] = set()
     queue: list[Path] = [config.entry]
     prefetched: dict[Path, _Prefetched | None] = {}
+    reuse = ResolutionReuse(cache, config) if cache is not None else None
     while queue:
         path = queue.pop(0)
         if path in seen:
@@ -68,7 +71,7 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
         if len(seen) > config.limits.max_files:
             diagnostics.report("E0104", f"the project has more than {config.limits.max_files} files",
                                Span(shown, 1, 1, 1, 1), help="raise `[limits] max_files` in integc.toml")
-            return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports))
+            return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports), reuse)
         early = prefetched.pop(path, None)
         read = early.read if early is not None else _read_source(path, shown, config, diagnostics)
         if read is None:
@@ -79,12 +82,12 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
         if total_bytes > config.limits.max_project_bytes:
             diagnostics.report("E0104", f"the project's sources are over {config.limits.max_project_bytes} bytes",
                                Span(shown, 1, 1, 1, 1), help="raise `[limits] max_project_bytes` in integc.toml")
-            return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports))
+            return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports), reuse)
         files.append((path, shown, raw_digest))
         texts[shown] = text
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         hashes[path.relative_to(config.root).as_posix()] = digest
-        module = _parse(text, shown, digest, config, diagnostics, cache, early)
+        module = _parse(text, shown, digest, config, diagnostics, cache, early, reuse, len(modules))
         if module is None:
             complete = False
             continue
@@ -98,11 +101,13 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
                     imports.append((path, declaration.path.value, target))
                     if target not in seen:
                         queue.append(target)
-    return LoadedProject(tuple(modules), texts, hashes, complete, tuple(files), tuple(imports))
+    return LoadedProject(tuple(modules), texts, hashes, complete, tuple(files), tuple(imports), reuse)
 
 
 def _parse(text: str, shown: str, digest: str, config: ProjectConfig, diagnostics: Diagnostics,
-           cache, early: _Prefetched | None = None) -> s.Module | None:
+           cache, early: _Prefetched | None = None, reuse: ResolutionReuse | None = None,
+           index: int = 0) -> s.Module | None:
+    """The module (or, from the build cache, its outline: see ResolutionReuse) of one file."""
     parsed = early.parsed if early is not None else None
     if cache is None:
         if parsed is not None:
@@ -110,19 +115,25 @@ def _parse(text: str, shown: str, digest: str, config: ProjectConfig, diagnostic
             return parsed[0]
         return _parse_text(text, shown, config, diagnostics)
     key = cache.module_key(shown, digest, config.limits.max_depth)
+    outlined = reuse.outline(index, key, text, shown) if reuse is not None and parsed is None else None
+    if outlined is not None:
+        diagnostics.items.extend(outlined[1])
+        return outlined[0]
     cached = cache.load_module(key) if parsed is None else None
     if cached is not None:
         module, found = cached
-        diagnostics.items.extend(found)
-        return module
-    found = Diagnostics()
-    if parsed is None:
-        module = _parse_text(text, shown, config, found)
     else:
-        module, found.items = parsed[0], list(parsed[1])
-    diagnostics.extend(found)
-    if module is not None:
-        cache.remember_module(key, module, found.items)
+        found = Diagnostics()
+        if parsed is None:
+            module = _parse_text(text, shown, config, found)
+        else:
+            module, found.items = parsed[0], list(parsed[1])
+        found = found.items
+        if module is not None:
+            cache.remember_module(key, module, found)
+    diagnostics.items.extend(found)
+    if module is not None and reuse is not None:
+        reuse.loaded(index, key, module, found)
     return module
 
 
@@ -130,6 +141,71 @@ def _parse_text(text: str, shown: str, config: ProjectConfig, diagnostics: Diagn
     from integc.parser import parse_module
 
     return parse_module(text, shown, diagnostics, config.limits.max_depth)
+
+
+# ---------------------------------------------------------------- reusing what earlier builds resolved
+
+def outline(module: s.Module) -> s.Module:
+    """The module with each system's body left out: what the resolver needs of a file whose
+    systems it does not resolve again (names, types, enums, flows, imports)."""
+    from integc import syntax as s
+
+    return s.Module(module.path, tuple(s.System(d.name, (), d.doc, d.span) if isinstance(d, s.System) else d
+                                       for d in module.declarations), module.span)
+
+
+class ResolutionReuse:
+    """The resolver's view of the build cache (integc.resolve.EarlierResolutions).
+
+    A file unchanged since a build that resolved it is loaded as its outline,
+    with what resolving its systems gave then (integc.resolve.Resolved): far
+    fewer objects to load than its tree. The resolver takes that when nothing
+    it depends on changed, and asks for the whole tree otherwise.
+    """
+
+    def __init__(self, cache, config: ProjectConfig):
+        self._cache = cache
+        self._config = config
+        self._files: dict[int, tuple[str, str, str]] = {}  # index -> (module key, text, display path)
+        self._parse_diagnostics: dict[int, list] = {}
+        self._trees: dict[int, s.Module] = {}
+        self._earlier: dict = {}
+
+    def outline(self, index: int, key: str, text: str, shown: str) -> tuple[s.Module, list] | None:
+        """(outline, parse diagnostics) of the file, when an earlier build resolved it."""
+        entry = self._cache.load_resolved(key)
+        if entry is None:
+            return None
+        module, found, self._earlier[index] = entry
+        self._files[index] = (key, text, shown)
+        self._parse_diagnostics[index] = found
+        return module, found
+
+    def loaded(self, index: int, key: str, module: s.Module, found: list) -> None:
+        """The loader parsed the file (or took its tree from the cache)."""
+        self._files[index] = (key, "", "")
+        self._parse_diagnostics[index] = found
+        self._trees[index] = module
+
+    def earlier(self, index: int):
+        return self._earlier.get(index)
+
+    def full(self, index: int) -> s.Module:
+        tree = self._trees.get(index)
+        if tree is None:
+            key, text, shown = self._files[index]
+            cached = self._cache.load_module(key)
+            if cached is not None:
+                tree = cached[0]
+            else:  # the tree's entry is gone: parse again (the diagnostics were reported already)
+                tree = _parse_text(text, shown, self._config, Diagnostics())
+                self._cache.remember_module(key, tree, self._parse_diagnostics[index])
+            self._trees[index] = tree
+        return tree
+
+    def keep(self, index: int, resolved) -> None:
+        self._cache.remember_resolved(self._files[index][0],
+                                      (outline(self.full(index)), self._parse_diagnostics[index], resolved))
 
 
 # ---------------------------------------------------------------- parsing a wave of files on every core

@@ -76,7 +76,7 @@ def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnost
 def resolve_stage(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnostics) -> Symbols:
     from integc.resolve import Resolver
 
-    return Resolver(loaded.modules, display_path(config.entry), diagnostics).run()
+    return Resolver(loaded.modules, display_path(config.entry), diagnostics, loaded.reuse).run()
 
 
 def check_stage(symbols: Symbols, loaded: LoadedProject, config: ProjectConfig,

@@ -3,22 +3,29 @@
 This stage gathers every top-level declaration (E0202 on a second one),
 resolves field types, annotations, defaults and examples, and turns systems
 into `ir.System`. Flows and mappings are left to `check`.
+
+Systems are resolved file by file. With a build cache, a file unchanged
+since an earlier build is not resolved again while its environment (the
+names, enums and types it could look at) is the same: its systems and
+diagnostics come from that build (`Resolved`, `EarlierResolutions`).
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import functools
+import hashlib
 import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from integc import ir
 from integc import syntax as s
-from integc.diagnostics import Diagnostics, Note, Span
+from integc.diagnostics import Diagnostic, Diagnostics, Note, Span
 from integc.naming import operation_id
 from integc.suggest import did_you_mean
 from integc.typerules import NUMERIC, STRINGLIKE
@@ -145,11 +152,37 @@ class WireValues:
         return out
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """What resolving one file's systems gave, reusable by a later build while the file and its
+    `environment` (`Resolver.environment`: every other declaration it could have looked at) are
+    unchanged."""
+
+    environment: str
+    systems: tuple[ir.System, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+class EarlierResolutions(Protocol):
+    """What a build cache lends the resolver (integc.loader.ResolutionReuse)."""
+
+    def earlier(self, index: int) -> Resolved | None:
+        """What resolving module `index` gave in an earlier build, if that is known."""
+
+    def full(self, index: int) -> s.Module:
+        """Module `index` with its systems' bodies (the loader may have lent only its outline)."""
+
+    def keep(self, index: int, resolved: Resolved) -> None:
+        """What resolving module `index` gave now, for later builds."""
+
+
 class Resolver:
-    def __init__(self, modules: tuple[s.Module, ...], entry_file: str, diagnostics: Diagnostics):
+    def __init__(self, modules: tuple[s.Module, ...], entry_file: str, diagnostics: Diagnostics,
+                 reuse: EarlierResolutions | None = None):
         self._modules = modules
         self._entry_file = entry_file
         self._d = diagnostics
+        self._reuse = reuse
         self.symbols = Symbols()
         self._wire = WireValues(self.symbols, diagnostics)
 
@@ -159,25 +192,74 @@ class Resolver:
         self._gather()
         type_decls = [d for d in self.symbols.declarations.values() if isinstance(d, s.TypeDecl)]
         enum_decls = [d for d in self.symbols.declarations.values() if isinstance(d, s.EnumDecl)]
-        system_decls = [d for d in self.symbols.declarations.values() if isinstance(d, s.System)]
         for decl in enum_decls:
             self.symbols.enums[decl.name.text] = self._enum(decl)
         # Fields first (types may refer to each other), then values that need the types.
         raw_types = {d.name.text: self._fields(d.fields, None, f"type {d.name.text}") for d in type_decls}
-        raw_entities = {
-            d.name.text: {e.name.text: self._fields(e.fields, d, f"entity {d.name.text}.{e.name.text}")
-                          for e in self._unique_members(d, s.Entity)}
-            for d in system_decls
-        }
-        self._stub_declarations(type_decls, system_decls, raw_types, raw_entities)
+        for decl in type_decls:  # placeholders: defaults of nested records look at their fields
+            self.symbols.types[decl.name.text] = ir.TypeDef(
+                decl.name.text, tuple(f for f, _ in raw_types[decl.name.text]), decl.doc, decl.span)
         for decl in type_decls:
             fields = self._finish_fields(raw_types[decl.name.text])
             self._check_no_key(decl, fields)
             self.symbols.types[decl.name.text] = ir.TypeDef(decl.name.text, fields, decl.doc, decl.span)
-        for decl in system_decls:
-            self.symbols.systems[decl.name.text] = self._system(decl, raw_entities[decl.name.text])
+        environment = self.environment() if self._reuse is not None else ""
+        for index, module in enumerate(self._modules):
+            positions = [i for i, d in enumerate(module.declarations)
+                         if isinstance(d, s.System) and self.symbols.declarations.get(d.name.text) is d]
+            if positions:
+                self._module_systems(index, positions, environment)
         self.check_required_cycles()
         return self.symbols
+
+    def environment(self) -> str:
+        """A digest of all that resolving a system can look at outside its own declaration: every
+        declared name and kind, in order (which of them are taken, E0202/E0801), each enum's members
+        and each type's fields as field types and defaults see them. Spans are left out: moving
+        a declaration does not change what a system resolves to."""
+        digest = hashlib.sha256()
+        for module in self._modules:
+            for d in module.declarations:
+                if not isinstance(d, (s.Package, s.Import)):
+                    digest.update(repr((type(d).__name__, d.name.text)).encode())
+        for enum in self.symbols.enums.values():
+            digest.update(repr((enum.name, [(m.name, m.wire) for m in enum.members])).encode())
+        for typedef in self.symbols.types.values():
+            digest.update(repr((typedef.name, [(f.name, _type_path(f.type), f.optional, f.has_default)
+                                               for f in typedef.fields])).encode())
+        return digest.hexdigest()
+
+    def _module_systems(self, index: int, positions: list[int], environment: str) -> None:
+        """Resolve the systems declared at `positions` of module `index`, or take what an earlier
+        build got for them when the module and the environment are the same."""
+        earlier = self._reuse.earlier(index) if self._reuse is not None else None
+        if earlier is not None and earlier.environment == environment:
+            for system in earlier.systems:
+                self.symbols.systems[system.name] = system
+            self._d.items.extend(earlier.diagnostics)
+            return
+        module = self._reuse.full(index) if self._reuse is not None else self._modules[index]
+        found = Diagnostics()
+        outer, self._d, self._wire._diagnostics = self._d, found, found
+        try:
+            systems = tuple(self._resolve_system(module.declarations[i]) for i in positions)
+        finally:
+            self._d = self._wire._diagnostics = outer
+        self._d.items.extend(found.items)
+        if self._reuse is not None:
+            self._reuse.keep(index, Resolved(environment, systems, tuple(found.items)))
+
+    def _resolve_system(self, decl: s.System) -> ir.System:
+        name = decl.name.text
+        raw_entities = {e.name.text: self._fields(e.fields, decl, f"entity {name}.{e.name.text}")
+                        for e in self._unique_members(decl, s.Entity)}
+        # A placeholder: defaults of the system's own nested records look at their fields.
+        self.symbols.systems[name] = ir.System(
+            name, None, None, None, ir.Auth("none", None, None, None, (), decl.span), False,
+            tuple(ir.Entity(name, entity, tuple(f for f, _ in fields), None, None, decl.span)
+                  for entity, fields in raw_entities.items()), (), (), (), None, decl.doc, decl.span)
+        system = self.symbols.systems[name] = self._system(decl, raw_entities)
+        return system
 
     def _gather(self) -> None:
         folded: dict[str, s.Name] = {}
@@ -265,19 +347,6 @@ class Resolver:
                 continue
             unique.append(member)
         return unique
-
-    def _stub_declarations(self, type_decls, system_decls, raw_types, raw_entities) -> None:
-        """Placeholders so examples of nested records can see field lists during resolution."""
-        for decl in type_decls:
-            self.symbols.types[decl.name.text] = ir.TypeDef(
-                decl.name.text, tuple(f for f, _ in raw_types[decl.name.text]), decl.doc, decl.span)
-        for decl in system_decls:
-            entities = tuple(
-                ir.Entity(decl.name.text, name, tuple(f for f, _ in fields), None, None, decl.span)
-                for name, fields in raw_entities[decl.name.text].items())
-            self.symbols.systems[decl.name.text] = ir.System(
-                decl.name.text, None, None, None, ir.Auth("none", None, None, None, (), decl.span), False,
-                entities, (), (), (), None, decl.doc, decl.span)
 
     # ------------------------------------------------------------ enums
 
@@ -787,6 +856,15 @@ class Resolver:
 
 _EXPOSED_ROUTES = {"list": ("GET", ""), "get": ("GET", "/{}"), "create": ("POST", ""),
                    "update": ("PUT", "/{}"), "patch": ("PATCH", "/{}"), "delete": ("DELETE", "/{}")}
+
+
+def _type_path(t: ir.TypeRef) -> tuple[tuple[str, str | None], ...]:
+    """A type as (kind, ref) from the outside in, without recursion (lists nest as deep as written)."""
+    path = []
+    while t is not None:
+        path.append((t.kind, t.ref))
+        t = t.item
+    return tuple(path)
 
 
 def _route_shape(path: str) -> str:

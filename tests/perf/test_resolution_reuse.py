@@ -1,0 +1,176 @@
+"""A file unchanged since the last build is not resolved again: its systems come from the build
+cache (integc.loader.ResolutionReuse), and only while nothing they could depend on changed.
+
+Every step compares a compilation through the cache with a fresh one (no cache): the same IR
+and the same diagnostics. The spy says which systems were resolved again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integc.cache import BuildCache, cache_folder
+from integc.pipeline import compile_project
+from integc.resolve import Resolver
+
+FILES = {
+    "main.integ": 'package reuse.test version "1.0.0"\n\nimport "a.integ"\nimport "b.integ"\nimport "c.integ"\n',
+    "a.integ": (
+        "system alpha {\n"
+        '  title "Alpha"\n'
+        '  owner "a@example.com"\n'
+        '  base_url "https://alpha.example.com"\n'
+        "  entity Order {\n"
+        "    id: string @key\n"
+        "    status: Status = active\n"
+        '    ship_to: Address = { street: "Main 1" }\n'
+        "    lines: list<Line>?\n"
+        "  }\n"
+        '  expose Order at "/orders" { list, get }\n'
+        "}\n"
+    ),
+    "b.integ": (
+        "system beta {\n"
+        '  base_url "https://beta.example.com"\n'
+        "  entity Item { id: string @key }\n"
+        '  expose Item at "/items" { list }\n'
+        "}\n"
+        "enum Status { active, retired }\n"
+    ),
+    "c.integ": (
+        "type Address {\n"
+        "  street: string\n"
+        "  zip: string?\n"
+        "}\n"
+        "type Line { sku: string }\n"
+    ),
+}
+
+# Edits: (file, old, new). Each is applied only where `old` occurs, so any sequence is valid.
+EDITS = {
+    "retitle alpha": ("a.integ", 'title "Alpha"', 'title "Alpha, renamed"'),
+    "shift b's lines": ("b.integ", "system beta {", "\n\n/// Beta.\nsystem beta {"),
+    "drop enum member": ("b.integ", "enum Status { active, retired }", "enum Status { retired }"),
+    "wire the enum member": ("b.integ", "{ active, retired }", '{ active = "ACTIVE", retired }'),
+    "require zip": ("c.integ", "zip: string?", "zip: string"),
+    "rename Address": ("c.integ", "type Address {", "type Adress {"),
+    "alpha twice": ("c.integ", "type Line { sku: string }", "type Line { sku: string }\nsystem alpha { }"),
+    "bad annotation": ("a.integ", "id: string @key", "id: string @key @bogus"),
+    "beta without key": ("b.integ", "entity Item { id: string @key }", "entity Item { id: string }"),
+    "Line is an enum": ("c.integ", "type Line { sku: string }", "enum Line { sku }"),
+    "undo everything": ("", "", ""),
+}
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def _apply(files: dict[str, str], edit: str) -> dict[str, str]:
+    name, old, new = EDITS[edit]
+    if not name:
+        return dict(FILES)
+    return {**files, name: files[name].replace(old, new, 1)}
+
+
+def _key(diagnostic) -> tuple:
+    return diagnostic.code, diagnostic.message, diagnostic.span, diagnostic.help, diagnostic.notes
+
+
+@pytest.fixture()
+def resolved_again(monkeypatch) -> list[str]:
+    names: list[str] = []
+    real = Resolver._resolve_system
+    monkeypatch.setattr(Resolver, "_resolve_system", lambda self, decl: names.append(decl.name.text) or real(self, decl))
+    return names
+
+
+def _through_cache(project: Path, out: Path):
+    cache = BuildCache.open(out)
+    if cache is None:
+        pytest.skip("no build cache here (no signing key)")
+    result = compile_project(project, out, cache=cache)
+    cache.commit()
+    return result
+
+
+def _assert_same_as_fresh(project: Path, out: Path):
+    warm = _through_cache(project, out)
+    fresh = compile_project(project)
+    assert [_key(d) for d in warm.diagnostics.sorted()] == [_key(d) for d in fresh.diagnostics.sorted()]
+    assert warm.project == fresh.project
+    return warm
+
+
+def test_only_the_changed_files_systems_are_resolved_again(tmp_path: Path, resolved_again: list[str]) -> None:
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    _write(project, FILES)
+    _assert_same_as_fresh(project, out)
+    resolved_again.clear()
+    files = _apply(FILES, "retitle alpha")
+    _write(project, files)
+    warm = _assert_same_as_fresh(project, out)
+    assert resolved_again == ["alpha", "alpha", "beta"]  # through the cache, then fresh
+    assert any(d.code == "W0601" for d in warm.diagnostics.items)  # beta's warning, from the cache
+
+    # Lines moved in b.integ: beta is resolved again, alpha (which uses b's enum) is not.
+    resolved_again.clear()
+    _write(project, _apply(files, "shift b's lines"))
+    _assert_same_as_fresh(project, out)
+    assert resolved_again == ["beta", "alpha", "beta"]
+
+
+def test_a_changed_declaration_others_use_resolves_them_again(tmp_path: Path, resolved_again: list[str]) -> None:
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    _write(project, FILES)
+    _assert_same_as_fresh(project, out)
+    resolved_again.clear()
+    _write(project, _apply(FILES, "drop enum member"))
+    warm = _assert_same_as_fresh(project, out)
+    assert resolved_again == ["alpha", "beta", "alpha", "beta"]  # the environment changed: all again
+    assert any(d.code == "E0201" and "active" in d.message for d in warm.diagnostics.items)
+
+
+def test_a_tree_missing_from_the_cache_is_parsed_again(tmp_path: Path) -> None:
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    _write(project, FILES)
+    _assert_same_as_fresh(project, out)
+    for entry in (cache_folder(out) / "modules").iterdir():
+        entry.unlink()
+    _write(project, _apply(FILES, "require zip"))  # a.integ must be resolved again, from its text
+    warm = _assert_same_as_fresh(project, out)
+    assert any(d.code == "E0205" and "zip" in d.message for d in warm.diagnostics.items)
+
+
+def test_a_damaged_entry_is_not_used(tmp_path: Path) -> None:
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    _write(project, FILES)
+    _assert_same_as_fresh(project, out)
+    entries = sorted((cache_folder(out) / "resolved").iterdir())
+    assert len(entries) == 2  # a.integ and b.integ declare systems
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:-20] + b"x" * 20)
+    _write(project, _apply(FILES, "retitle alpha"))
+    _assert_same_as_fresh(project, out)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(sorted(EDITS)), min_size=1, max_size=6))
+def test_any_sequence_of_edits_compiles_as_a_fresh_compilation_does(tmp_path_factory, edits: list[str]) -> None:
+    project = tmp_path_factory.mktemp("p")
+    out = project / "build"
+    files = dict(FILES)
+    _write(project, files)
+    _assert_same_as_fresh(project, out)
+    for edit in edits:
+        files = _apply(files, edit)
+        _write(project, files)
+        _assert_same_as_fresh(project, out)
