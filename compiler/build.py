@@ -91,12 +91,13 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             inputs["integc.toml"] = hashlib.sha256(config.config_file.read_bytes()).hexdigest()
         try:
             result.written = staged.commit(inputs)
+            sha256s = staged.sha256s()
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None
         staged = None
         result.out = config.out
         if cache is not None:
-            record = _record(fingerprint, config, compiled, result)
+            record = _record(fingerprint, config, compiled, result, sha256s)
             _remember_units(cache, record, emitted_units)
             cache.commit(record)
             cache = None
@@ -124,18 +125,15 @@ def _record_key(config: ProjectConfig, emit_ir: bool, strict: bool) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
 
 
-def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, result: BuildResult) -> dict:
+def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, result: BuildResult,
+            sha256s: dict[str, str]) -> dict:
     """What the next build checks to know that nothing changed, and what it then reports."""
-    from integc.writer import MANIFEST
-
     loaded = compiled.loaded
-    manifest = (config.out / MANIFEST).read_bytes()
-    digests = {path: entry["sha256"] for path, entry in json.loads(manifest)["outputs"].items()}
-    digests[MANIFEST] = hashlib.sha256(manifest).hexdigest()
+    out = str(config.out)
     outputs = []
     for relative in result.written:
-        stat = os.stat(config.out / relative)
-        outputs.append([relative, stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, digests[relative]])
+        stat = os.stat(f"{out}/{relative}")
+        outputs.append([relative, stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, sha256s[relative]])
     return {
         "key": fingerprint,
         "inputs": [[str(path), shown, digest] for path, shown, digest in loaded.files],
@@ -228,16 +226,25 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     (cache key, paths, diagnostics) for the cache."""
     from integc.workers import run_units
 
+    from integc.cache import DigestMemo
+
     entries = target_units(project, config, diagnostics)
-    memo: dict[int, bytes] = {}
+    kept = _session(cache)
+    memo = DigestMemo(kept.digests if kept is not None else None)
 
     def keys_of(indices) -> dict[int, str]:
         return {i: cache.unit_key(entries[i][0], entries[i][1], entries[i][2].key, entries[i][2].inputs, memo)
                 for i in indices if cache is not None and entries[i][2].inputs is not None}
 
     # With a previous build to reuse from, the keys decide what to emit; without one (a cold build)
-    # they are only stored for next time, and a worker computes them while the others emit.
-    keys = _keys_meanwhile(lambda: keys_of(range(len(entries))), config) if previous else {}
+    # they are only stored for next time, and a worker computes them while the others emit. In a
+    # session the keys are digested here, into a memo the next build starts from.
+    if kept is not None:
+        _prepare_targets(config)
+        keys = keys_of(range(len(entries)))
+        kept.digests = memo
+    else:
+        keys = _keys_meanwhile(lambda: keys_of(range(len(entries))), config) if previous else {}
     paths: list[list[str]] = [[] for _ in entries]
     todo = []
     links: list[tuple[str, str, str, int]] = []
@@ -254,7 +261,7 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
     # In a cold build the units' keys are only stored for next time: a worker computes them while
     # the others emit (with a previous build they were needed first).
-    side_jobs = (lambda: keys_of(todo),) if cache is not None and not previous else ()
+    side_jobs = (lambda: keys_of(todo),) if cache is not None and not previous and kept is None else ()
     try:
         results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
                                   side_jobs=side_jobs, sink=staged.write)
@@ -269,6 +276,15 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         if i in keys:
             emitted.append((keys[i], paths[i], found))
     return [path for unit_paths in paths for path in unit_paths], emitted
+
+
+def _session(cache):
+    """The session of this process (integc.cache.Session) when the build uses a cache, else None."""
+    if cache is None:
+        return None
+    from integc.cache import session
+
+    return session()
 
 
 def _keys_meanwhile(keys_of_all: Callable[[], dict[int, str]], config: ProjectConfig) -> dict[int, str]:

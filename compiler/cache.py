@@ -244,7 +244,7 @@ def _ir_dispatch_table() -> dict:
     return _by_fields([diagnostics.Span] + _dataclasses_of(ir))
 
 
-def _digest_values(values: tuple, digest, memo: dict[int, bytes]) -> None:
+def _digest_values(values: tuple, digest, memo: DigestMemo) -> None:
     """Feed each value's SHA-256 (its pickle, IR classes by their fields) into `digest`: equal values
     give equal bytes, unequal values unequal bytes."""
     for value in values:
@@ -253,15 +253,68 @@ def _digest_values(values: tuple, digest, memo: dict[int, bytes]) -> None:
             _digest_values(value, digest, memo)
             digest.update(b")")
             continue
-        known = memo.get(id(value))
+        known = memo.get(value)
         if known is None:
             stream = io.BytesIO()
             pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.dispatch_table = _ir_dispatch_table()
             pickler.fast = True  # no memo: the bytes depend on the values only, not on which are shared
             pickler.dump(value)
-            known = memo[id(value)] = hashlib.sha256(stream.getvalue()).digest()
+            known = memo.put(value, hashlib.sha256(stream.getvalue()).digest())
         digest.update(known)
+
+
+class DigestMemo:
+    """Each value's digest by identity, for one build (units share systems and types). The values
+    are held, so that no other value takes their identity while an entry lives; `earlier` is the
+    memo of the previous build of this process (a Session), whose entries are taken over when
+    the same value (the very object, such as a system reused from memory) is digested again."""
+
+    def __init__(self, earlier: DigestMemo | None = None):
+        self.entries: dict[int, tuple[object, bytes]] = {}
+        self._earlier = earlier.entries if earlier is not None else {}
+
+    def get(self, value) -> bytes | None:
+        entry = self.entries.get(id(value)) or self._earlier.get(id(value))
+        if entry is None or entry[0] is not value:
+            return None
+        self.entries[id(value)] = entry
+        return entry[1]
+
+    def put(self, value, digest: bytes) -> bytes:
+        self.entries[id(value)] = (value, digest)
+        return digest
+
+
+# ---------------------------------------------------------------- a process that builds again and again
+
+class Session:
+    """What a process that builds again and again (`integc build --watch`) keeps between builds:
+    the resolved files it loaded or made (by module key, as `load_resolved` returns them: no
+    file to read and nothing to unpickle next time) and the last build's unit digests (so the
+    systems it reuses from here are not digested again). Both hold only what the last build
+    used."""
+
+    def __init__(self):
+        self.resolved: dict[str, tuple] = {}
+        self.digests: DigestMemo | None = None
+
+
+_SESSION: list[Session] = []  # at most one: the session of this process, when it keeps one
+
+
+def start_session() -> Session:
+    """Keep what builds load and make in memory for the next build in this process."""
+    _SESSION[:] = [Session()]
+    return _SESSION[0]
+
+
+def end_session() -> None:
+    _SESSION.clear()
+
+
+def session() -> Session | None:
+    return _SESSION[0] if _SESSION else None
 
 
 # ---------------------------------------------------------------- the cache
@@ -416,20 +469,28 @@ class BuildCache:
     def load_resolved(self, key: str):
         """(outline of the module, its parse diagnostics, integc.resolve.Resolved) cached under the
         module's `key`, or None. Its tree stays cached: the resolver may need it after all."""
-        payload = self._read(f"resolved/{key}")
-        if payload is None:
-            return None
-        try:
-            module, diagnostics, resolved = _loads(payload, _resolved_classes())
-        except Exception:  # noqa: BLE001 -- a damaged entry is a miss
-            return None
+        kept = session()
+        entry = kept.resolved.get(key) if kept is not None else None
+        if entry is None:
+            payload = self._read(f"resolved/{key}")
+            if payload is None:
+                return None
+            try:
+                module, diagnostics, resolved = entry = _loads(payload, _resolved_classes())
+            except Exception:  # noqa: BLE001 -- a damaged entry is a miss
+                return None
+            if kept is not None:
+                kept.resolved[key] = entry
         self._used_resolved.add(key)
         self._used_modules.add(key)
-        return module, diagnostics, resolved
+        return entry
 
     def remember_resolved(self, key: str, entry: tuple) -> None:
         """Keep what resolving a module gave (as `load_resolved` returns it), to be written by `commit`."""
         self._used_resolved.add(key)
+        kept = session()
+        if kept is not None:
+            kept.resolved[key] = entry
         if self._writable:
             self._new_resolved[key] = entry
 
@@ -444,9 +505,8 @@ class BuildCache:
     # -- targets' units (integc.targets.Unit): which files each wrote, and what it reported
 
     @staticmethod
-    def unit_key(target: str, options: dict, unit_key: str, inputs: tuple, memo: dict[int, bytes]) -> str:
-        """The key of a unit: the compiler, target, options, unit, and a digest of every input value.
-        `memo` keeps each value's digest by identity for the build (units share systems and types)."""
+    def unit_key(target: str, options: dict, unit_key: str, inputs: tuple, memo: DigestMemo) -> str:
+        """The key of a unit: the compiler, target, options, unit, and a digest of every input value."""
         digest = hashlib.sha256(f"{compiler_fingerprint()}\0{target}\0{json.dumps(options, sort_keys=True)}"
                                 f"\0{unit_key}\0".encode())
         _digest_values(inputs, digest, memo)
@@ -501,6 +561,9 @@ class BuildCache:
         if prune:
             self._prune("modules", self._used_modules)
             self._prune("resolved", self._used_resolved)
+            kept = session()
+            if kept is not None:
+                kept.resolved = {key: kept.resolved[key] for key in self._used_resolved if key in kept.resolved}
         try:
             if record is not None:
                 self._record_read = False

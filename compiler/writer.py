@@ -137,7 +137,8 @@ class StagedOutput:
     def commit(self, inputs: dict[str, str]) -> list[str]:
         """Add the manifest, flush, swap the folder in; the paths written, sorted."""
         files = sorted((path, digest, size) for path, (digest, size) in self._files.items())
-        _write_file(f"{self.folder}/{MANIFEST}", _manifest(files, inputs))
+        manifest = _manifest(files, inputs)
+        self._files[MANIFEST] = (_write_file(f"{self.folder}/{MANIFEST}", manifest), len(manifest))
         if _SYNC_ONCE:
             os.sync()
         written = [path for path, _, _ in files] + [MANIFEST]
@@ -145,6 +146,10 @@ class StagedOutput:
             _carry_over_foreign_files(self.out, self.folder, set(written))
             _swap(self.folder, self.out)
         return written
+
+    def sha256s(self) -> dict[str, str]:
+        """Each file's SHA-256 by path (the manifest's too, once `commit` wrote it)."""
+        return {path: digest for path, (digest, _) in self._files.items()}
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

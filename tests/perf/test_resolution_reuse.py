@@ -6,6 +6,7 @@ and the same diagnostics. The spy says which systems were resolved again.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,78 @@ def test_any_sequence_of_edits_compiles_as_a_fresh_compilation_does(tmp_path_fac
         files = _apply(files, edit)
         _write(project, files)
         _assert_same_as_fresh(project, out)
+
+
+# ---------------------------------------------------------------- a session (integc build --watch)
+
+@pytest.fixture()
+def kept():
+    from integc.cache import end_session, start_session
+
+    yield start_session()
+    end_session()
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _build_as_cold(project: Path, out: Path, tmp_path: Path):
+    from integc.build import build_project
+
+    warm = build_project(project, out)
+    cold_out = tmp_path / "cold"
+    cold = build_project(project, cold_out, incremental=False)
+    assert [_key(d) for d in warm.diagnostics.sorted()] == [_key(d) for d in cold.diagnostics.sorted()]
+    if not cold.diagnostics.has_errors:
+        assert warm.written == cold.written and _tree(out) == _tree(cold_out)
+    shutil.rmtree(cold_out, ignore_errors=True)
+    return warm
+
+
+def test_a_session_takes_resolved_files_from_memory(tmp_path: Path, kept, resolved_again: list[str]) -> None:
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    _write(project, FILES)
+    _build_as_cold(project, out, tmp_path)
+    if not (cache_folder(out) / "resolved").is_dir():
+        pytest.skip("no build cache here (no signing key)")
+    assert len(kept.resolved) == 2
+    for entry in (cache_folder(out) / "resolved").iterdir():
+        entry.unlink()  # only memory can lend beta now
+    resolved_again.clear()
+    _write(project, _apply(FILES, "retitle alpha"))
+    _build_as_cold(project, out, tmp_path)
+    assert resolved_again[:1] == ["alpha"] and resolved_again.count("beta") == 1  # the cold build's
+    assert len(kept.resolved) == 2  # alpha's old entry is gone from memory
+
+
+def test_a_session_does_not_digest_reused_systems_again(tmp_path: Path, kept, monkeypatch) -> None:
+    from integc import ir
+    from integc.cache import DigestMemo
+
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    _write(project, FILES)
+    _build_as_cold(project, out, tmp_path)
+    _write(project, _apply(FILES, "retitle alpha"))
+    _build_as_cold(project, out, tmp_path)  # digests every unit's inputs into the session
+    digested: list[str] = []
+    real = DigestMemo.put
+    monkeypatch.setattr(DigestMemo, "put", lambda self, value, digest: (
+        digested.append(value.name) if isinstance(value, ir.System) else None) or real(self, value, digest))
+    _write(project, FILES)
+    _build_as_cold(project, out, tmp_path)
+    assert digested == ["alpha"]  # beta, unchanged, came from memory with its digest
+
+
+def test_builds_in_a_session_write_what_cold_builds_write(tmp_path: Path, kept) -> None:
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    files = dict(FILES)
+    _write(project, files)
+    _build_as_cold(project, out, tmp_path)
+    for edit in sorted(EDITS):
+        files = _apply(files, edit)
+        _write(project, files)
+        _build_as_cold(project, out, tmp_path)
