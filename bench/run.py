@@ -26,6 +26,13 @@ measurement in a fresh process:
 - with --typespec DIR (a copy of ../shared/bench/typespec after `npm ci`):
   `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
   with the cold `integc build`, and the ratios;
+- `integc build --watch` (unless --no-watch): one system's file changed,
+  alternating between the two edits, each after a pause; the rebuild time
+  the watch reports (its builds share a session: docs/performance.md, "Watch
+  mode") and the time from the save to the report (which includes the
+  watch's 200 ms debounce and the file system's notification), median of
+  --repeats rebuilds after one warm-up rebuild (the session's first, which
+  digests every unit);
 - with two sizes or more (unless --no-growth), cold builds of every size
   alternating run by run, and time(N) / time(previous N): the growth, measured
   side by side rather than from sections that ran minutes apart.
@@ -96,6 +103,62 @@ def load_average() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "?"
+
+
+def measure_watch(project: Path, out: Path, repeats: int, timeout: float, trash: Trash) -> dict:
+    """`integc build --watch`: the rebuilds after one file changed, as the watch reports them."""
+    import queue
+    import re
+    import signal
+    import threading
+
+    changed = sorted((project / "systems").glob("*.integ"))[0]
+    original = changed.read_bytes()
+    edits = [original.replace(b'title "System', b'title "Edited system', 1), original]
+    wipe(out, trash)
+    process = subprocess.Popen(integc("build", "--watch", str(project), "--out", str(out)), text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
+
+    def report() -> tuple[str, float, float]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            found = re.search(r"\] build (ok|failed|stopped) in ([0-9.]+) s", line)
+            if found:
+                return found.group(1), float(found.group(2)), time.perf_counter()
+        raise TimeoutError("the watch never reported a build")
+
+    rebuilds: list[float] = []
+    latencies: list[float] = []
+    try:
+        verdict, _, _ = report()  # the first build
+        for round_ in range(repeats + 1):  # round 0: the session's first rebuild digests every unit
+            time.sleep(1.5)  # the watch collects garbage after each report; the file system settles
+            saved = time.perf_counter()
+            changed.write_bytes(edits[round_ % 2])
+            verdict, seconds, reported = report()
+            if verdict != "ok":
+                return {"error": f"build {verdict}"}
+            if round_ > 0:
+                rebuilds.append(seconds)
+                latencies.append(reported - saved)
+    except TimeoutError as error:
+        return {"error": str(error)}
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        changed.write_bytes(original)
+        wipe(out, trash)
+    return {"rebuild": statistics.median(rebuilds), "rebuild_min": min(rebuilds), "rebuild_max": max(rebuilds),
+            "save_to_report": statistics.median(latencies)}
 
 
 # ---------------------------------------------------------------- the workload
@@ -374,6 +437,16 @@ def print_size(n: int, lines: int, result: dict) -> None:
             entry = processes.get(name, {})
             if "wall" in build and "wall" in entry:
                 print(f"  {name} / cold build: {entry['wall'] / build['wall']:.0%}")
+    watch = result.get("watch")
+    if watch and "error" in watch:
+        print(f"  build --watch, one file changed: FAILED: {watch['error']}")
+    elif watch:
+        print(f"  build --watch, one file changed: rebuild {watch['rebuild']:.3f} s as reported "
+              f"(min {watch['rebuild_min']:.3f}, max {watch['rebuild_max']:.3f}); "
+              f"{watch['save_to_report']:.3f} s from the save to the report")
+        build = processes.get("build cold", {})
+        if "wall" in build:
+            print(f"  build --watch rebuild / cold build: {watch['rebuild'] / build['wall']:.0%}")
 
 
 def _f(value, digits: int) -> str:
@@ -396,6 +469,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-processes", action="store_true", help="phase figures only")
     ap.add_argument("--flows", action="store_true", help="the landscape with 2 flows per system")
     ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--no-watch", action="store_true", help="skip the `integc build --watch` rebuilds")
     ap.add_argument("--no-growth", action="store_true",
                     help="skip the cold builds of every size alternating run by run (time(N) ratios)")
     ap.add_argument("--snapshot", action="store_true",
@@ -428,6 +502,8 @@ def main(argv: list[str]) -> int:
         if not args.no_processes:
             result["processes"] = measure_processes(project, out, single, args.repeats, tsp, n, args.timeout,
                                                     args.front_end_only, trash)
+            if not (args.no_watch or args.front_end_only):
+                result["watch"] = measure_watch(project, out, args.repeats, args.timeout, trash)
         result["load_after"] = load_average()
         lines = source_lines(project)
         result["source_lines"] = lines

@@ -1,6 +1,6 @@
 """`integc build --watch`: rebuild whenever a source changes.
 
-The project folder is watched with watchdog (inotify, FSEvents, ...).
+The project's folders are watched with watchdog (inotify, FSEvents, ...).
 Changes to `*.integ` files and `integc.toml` trigger a rebuild once things
 have been quiet for a short while (200 ms), so an editor's save (write,
 rename, chmod) or a `git checkout` rebuilds once. The output folder, hidden
@@ -12,6 +12,7 @@ resolved and digested is taken from memory by the next.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -45,7 +46,16 @@ def _relevant(path: str, root: Path, ignored: list[Path]) -> bool:
 
 
 class Watcher:
-    """Calls `on_change(paths)` after sources under `root` change and then settle."""
+    """Calls `on_change(paths)` after sources under `root` change and then settle.
+
+    Each folder of the project is watched on its own (not the tree at once),
+    and the output folder and hidden folders (the build's staging folder and
+    cache among them) are not watched at all: a build creates and removes
+    thousands of files there, and each event would cost this process time
+    while the next build runs. A folder that appears is watched from then on;
+    the sources already in it count as changed (they may have been written
+    before its watch began).
+    """
 
     def __init__(self, root: Path, on_change: Callable[[list[str]], None], ignored: Callable[[], list[Path]],
                  debounce: float = DEBOUNCE_SECONDS):
@@ -55,16 +65,25 @@ class Watcher:
         self.debounce = debounce
         self._lock = threading.Lock()
         self._changed: list[str] = []
+        self._folders: list[tuple[str, bool]] = []  # (folder, gone) from the observer, for `run`
         self._last = 0.0
 
     def notice(self, *paths: str) -> None:
+        candidates = [p for p in paths if p and (p.endswith(".integ") or Path(p).name in _WATCHED_NAMES)]
+        if not candidates:
+            return
         ignored = self.ignored()
-        hits = [p for p in paths if p and _relevant(p, self.root, ignored)]
+        hits = [p for p in candidates if _relevant(p, self.root, ignored)]
         if not hits:
             return
         with self._lock:
             self._changed.extend(hits)
             self._last = time.monotonic()
+
+    def notice_folder(self, path: str, gone: bool = False) -> None:
+        """A folder appeared (made or moved in) or went away: `run` watches it, or stops."""
+        with self._lock:
+            self._folders.append((path, gone))
 
     def run(self, stop: threading.Event, first: Callable[[], None] | None = None) -> None:
         """Watch until `stop` is set; `first` runs once the observer is watching (the initial build)."""
@@ -77,24 +96,71 @@ class Watcher:
             def on_any_event(self, event):
                 if event.event_type in ("opened", "closed_no_write"):
                     return
+                if event.is_directory and event.event_type in ("deleted", "moved"):
+                    watcher.notice_folder(event.src_path, gone=True)
+                if event.is_directory and event.event_type in ("created", "moved"):
+                    watcher.notice_folder(getattr(event, "dest_path", "") or event.src_path)
                 watcher.notice(getattr(event, "src_path", ""), getattr(event, "dest_path", ""))
 
-        observer = Observer()
-        observer.schedule(Handler(), str(self.root), recursive=True)
-        observer.start()
+        self._observer, self._handler, self._watches = Observer(), Handler(), {}
+        self._follow(str(self.root))
+        self._observer.start()
         try:
             if first is not None:
                 first()
             while not stop.is_set():
                 stop.wait(0.05)
                 with self._lock:
+                    folders, self._folders = self._folders, []
+                for folder, gone in folders:
+                    if gone:
+                        self._forget(folder)
+                    else:
+                        self.notice(*self._follow(folder))
+                with self._lock:
                     due = self._changed and time.monotonic() - self._last >= self.debounce
                     changed, self._changed = (self._changed, []) if due else (None, self._changed)
                 if changed:
                     self.on_change(sorted({str(Path(p)) for p in changed}))
         finally:
-            observer.stop()
-            observer.join(timeout=5)
+            self._observer.stop()
+            self._observer.join(timeout=5)
+
+    def _follow(self, folder: str) -> list[str]:
+        """Watch `folder` and the folders under it, skipping hidden and ignored ones; the files
+        found in them (listed after their watch began, so nothing falls in between)."""
+        ignored = self.ignored()
+        if not self._watchable(Path(folder), ignored):
+            return []
+        found: list[str] = []
+        for current, folders, files in os.walk(folder):
+            if current not in self._watches:
+                try:
+                    self._watches[current] = self._observer.schedule(self._handler, current, recursive=False)
+                except OSError:  # gone already (its removal is noticed), or no more watches allowed
+                    folders[:] = []
+                    continue
+            folders[:] = sorted(name for name in folders if self._watchable(Path(current) / name, ignored))
+            found.extend(os.path.join(current, name) for name in files)
+        return found
+
+    def _forget(self, folder: str) -> None:
+        """Stop watching `folder` and the folders under it (it was removed or moved away)."""
+        for path in [p for p in self._watches if p == folder or p.startswith(folder.rstrip(os.sep) + os.sep)]:
+            try:
+                self._observer.unschedule(self._watches.pop(path))
+            except (KeyError, OSError):
+                pass
+
+    def _watchable(self, folder: Path, ignored: list[Path]) -> bool:
+        try:
+            resolved = folder.resolve()
+            relative = resolved.relative_to(self.root)
+        except (OSError, ValueError):
+            return False
+        if any(part.startswith(".") for part in relative.parts):
+            return False
+        return not any(resolved == other or resolved.is_relative_to(other) for other in ignored)
 
 
 def _output_folders(path: Path, out: Path | None) -> list[Path]:

@@ -70,6 +70,54 @@ def test_output_folder_hidden_folders_and_other_files_are_ignored(watched):
     assert calls == []
 
 
+def test_the_output_folder_is_not_watched_at_all(tmp_path, monkeypatch):
+    """A build makes thousands of files there: their events would cost the next build time."""
+    seen: list[str] = []
+    real = Watcher.notice
+    monkeypatch.setattr(Watcher, "notice", lambda self, *paths: seen.extend(paths) or real(self, *paths))
+    (tmp_path / "main.integ").write_text("enum E { a }\n")
+    (tmp_path / "build" / "openapi").mkdir(parents=True)
+    stop = threading.Event()
+    watcher = Watcher(tmp_path, lambda paths: None, lambda: [(tmp_path / "build").resolve()], debounce=0.2)
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    for i in range(300):
+        (tmp_path / "build" / "openapi" / f"s{i}.yaml").write_text("x\n")
+    (tmp_path / ".build.integc-1234").mkdir()  # a staging folder: hidden
+    (tmp_path / ".build.integc-1234" / "a.integ").write_text("x\n")
+    (tmp_path / "notes.txt").write_text("x\n")
+    assert _wait_for(lambda: any(p.endswith("notes.txt") for p in seen))
+    stop.set()
+    thread.join(timeout=10)
+    assert not [p for p in seen if Path(p).parent.name in ("openapi", ".build.integc-1234")]  # nothing inside
+
+
+def test_folders_that_appear_later_are_watched(watched, tmp_path_factory):
+    folder, calls = watched
+    (folder / "sub").mkdir()
+    (folder / "sub" / "a.integ").write_text("enum A { a }\n")
+    assert _wait_for(lambda: len(calls) == 1)
+    # removed and made again: watched again
+    (folder / "sub" / "a.integ").unlink()
+    (folder / "sub").rmdir()
+    assert _wait_for(lambda: len(calls) == 2)
+    time.sleep(0.3)
+    (folder / "sub").mkdir()
+    time.sleep(0.3)
+    (folder / "sub" / "b.integ").write_text("enum B { b }\n")
+    assert _wait_for(lambda: len(calls) == 3 and any(p.endswith("b.integ") for p in calls[-1]))
+    # moved in from elsewhere with a source already in it: that source counts as changed
+    outside = tmp_path_factory.mktemp("outside") / "more"
+    (outside / "deeper").mkdir(parents=True)
+    (outside / "deeper" / "c.integ").write_text("enum C { c }\n")
+    os.rename(outside, folder / "more")
+    assert _wait_for(lambda: len(calls) == 4 and any(p.endswith("c.integ") for p in calls[-1]))
+    time.sleep(0.3)
+    (folder / "more" / "deeper" / "c.integ").write_text("enum C { d }\n")
+    assert _wait_for(lambda: len(calls) == 5)
+
+
 def test_watch_and_rebuild_keeps_going_after_errors(tmp_path, capsys):
     (tmp_path / "main.integ").write_text("enum E { a }\n")
     results = iter([1, RuntimeError("boom"), 0])
