@@ -226,7 +226,7 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     (cache key, paths, diagnostics) for the cache."""
     from integc.workers import run_units
 
-    from integc.cache import DigestMemo
+    from integc.cache import STORE_AHEAD_MIN_MODULES, DigestMemo
 
     entries = target_units(project, config, diagnostics)
     kept = _session(cache)
@@ -260,15 +260,23 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
     # In a cold build the units' keys are only stored for next time: a worker computes them while
-    # the others emit (with a previous build they were needed first).
-    side_jobs = (lambda: keys_of(todo),) if cache is not None and not previous and kept is None else ()
+    # the others emit (with a previous build they were needed first). The same worker stores the
+    # files resolved now, when there are many.
+    side_jobs: dict[str, Callable[[], object]] = {}
+    if cache is not None and not previous and kept is None:
+        side_jobs["keys"] = lambda: keys_of(todo)
+    if cache is not None and cache.resolved_to_store() >= STORE_AHEAD_MIN_MODULES:
+        side_jobs["resolved"] = cache.store_new_resolved
     try:
         results, side = run_units([entries[i][2] for i in todo], on_result=staged.adopt, first=first_of_target,
-                                  side_jobs=side_jobs, sink=staged.write)
+                                  side_jobs=tuple(side_jobs.values()), sink=staged.write)
     finally:
         linked()
-    if side_jobs:
-        keys = side[0]
+    done = dict(zip(side_jobs, side))
+    if "keys" in done:
+        keys = done["keys"]
+    if "resolved" in done:
+        cache.adopt_resolved(done["resolved"])
     emitted = []
     for i, (written, found) in zip(todo, results):
         paths[i] = [path for path, _, _ in written]

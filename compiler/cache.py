@@ -494,13 +494,27 @@ class BuildCache:
         if self._writable:
             self._new_resolved[key] = entry
 
-    def _store_new_resolved(self) -> None:
+    def resolved_to_store(self) -> int:
+        return len(self._new_resolved) if self._writable else 0
+
+    def store_new_resolved(self) -> dict[str, bool]:
+        """Write the resolved files kept so far: {key: whether it was written}. A forked worker of
+        the build does it when there are many (`adopt_resolved` then takes its answer)."""
+        stored: dict[str, bool] = {}
         for key, entry in self._new_resolved.items():
             try:
                 self._write(f"resolved/{key}", _dumps(entry, _resolved_table()))
+                stored[key] = True
             except (OSError, RecursionError, pickle.PicklingError):
+                stored[key] = False
+        return stored
+
+    def adopt_resolved(self, stored: dict[str, bool]) -> None:
+        """Take note of what `store_new_resolved` did (perhaps in another process)."""
+        for key, written in stored.items():
+            self._new_resolved.pop(key, None)
+            if not written:
                 self._used_resolved.discard(key)
-        self._new_resolved.clear()
 
     # -- targets' units (integc.targets.Unit): which files each wrote, and what it reported
 
@@ -557,7 +571,7 @@ class BuildCache:
             self._storing = None
         self.adopt_stored(self.store_new_modules())
         self._new_modules.clear()
-        self._store_new_resolved()
+        self.adopt_resolved(self.store_new_resolved())
         if prune:
             self._prune("modules", self._used_modules)
             self._prune("resolved", self._used_resolved)

@@ -250,3 +250,44 @@ def test_builds_in_a_session_write_what_cold_builds_write(tmp_path: Path, kept) 
         files = _apply(files, edit)
         _write(project, files)
         _build_as_cold(project, out, tmp_path)
+
+
+def test_a_cold_build_stores_many_resolved_files_in_a_worker(tmp_path: Path, monkeypatch,
+                                                             resolved_again: list[str]) -> None:
+    import os
+
+    from integc.build import build_project
+    from integc.workers import processes_for
+
+    if processes_for(16) < 2:
+        pytest.skip("one core: no worker")
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    names = [f"s{i:02d}" for i in range(20)]
+    (project / "main.integ").write_text('package many version "1.0.0"\n' + "".join(
+        f'import "{name}.integ"\n' for name in names), encoding="utf-8")
+    for name in names:
+        (project / f"{name}.integ").write_text(
+            f'system {name} {{\n  owner "o@example.com"\n  base_url "https://{name}.example.com"\n'
+            f'  entity Thing {{ id: string @key }}\n  expose Thing at "/things" {{ list }}\n}}\n', encoding="utf-8")
+    pids = tmp_path / "pids"
+    real = BuildCache.store_new_resolved
+
+    def store(self):
+        stored = real(self)
+        with open(pids, "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()} {len(stored)}\n")
+        return stored
+
+    monkeypatch.setattr(BuildCache, "store_new_resolved", store)
+    build_project(project, out)
+    if not (cache_folder(out) / "resolved").is_dir():
+        pytest.skip("no build cache here (no signing key)")
+    stores = [line.split() for line in pids.read_text(encoding="utf-8").splitlines()]
+    assert [count for pid, count in stores if int(pid) != os.getpid()] == ["20"]  # all 20, in a worker
+    assert len(list((cache_folder(out) / "resolved").iterdir())) == 20
+    resolved_again.clear()
+    (project / "s03.integ").write_text((project / "s03.integ").read_text(encoding="utf-8").replace(
+        "o@example.com", "p@example.com"), encoding="utf-8")
+    build_project(project, out)
+    assert resolved_again == ["s03"]
