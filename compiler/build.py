@@ -224,9 +224,8 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     """Emit every unit into `staged`, or link its files from the previous build when its inputs
     and those files are unchanged. Returns the paths, in unit order, and the units emitted now
     (cache key, paths, diagnostics) for the cache."""
-    from integc.workers import run_units
-
     from integc.cache import STORE_AHEAD_MIN_MODULES, DigestMemo
+    from integc.workers import run_units
 
     entries = target_units(project, config, diagnostics)
     kept = _session(cache)

@@ -36,8 +36,8 @@ Trust: every entry is signed (HMAC-SHA-256) with a random key kept in the
 user's cache folder (`$XDG_CACHE_HOME/integc/cache-key`, else
 `~/.cache/integc/cache-key`, mode 0600), so a cache folder that arrived with
 a repository, or was edited, is ignored rather than believed; entries
-unpickle only integc's own AST and IR classes. Without a usable key there is no cache
-(builds are cold, and correct). The compiler's fingerprint (its version, the
+unpickle only integc's own AST and IR classes. Without a usable key there is
+no cache (builds are cold, and correct). The compiler's fingerprint (its version, the
 size and modification time of each of its files, the Python version) is part
 of every key, so a changed compiler never reuses an entry.
 """
@@ -605,6 +605,6 @@ class BuildCache:
 
 _README = """\
 integc build cache (see `integc.cache`): parsed and resolved sources and the
-record of the last build of the output folder next to this one. Safe to delete at any time;
-the next build is then a cold one.
+record of the last build of the output folder next to this one. Safe to
+delete at any time; the next build is then a cold one.
 """
