@@ -1,9 +1,12 @@
-"""integc-manifest.json is written with orjson; its bytes are the json.dumps(indent=2,
+"""What integc writes with orjson: integc-manifest.json, whose bytes are the json.dumps(indent=2,
 ensure_ascii=False) text they replace, for any path (control characters, non-ASCII, lone
-surrogates, which neither can encode: the build never has such a path, and both refuse it alike)."""
+surrogates, which neither can encode: the build never has such a path, and both refuse it alike),
+and the build cache's record."""
 from __future__ import annotations
 
 import json
+
+import orjson
 
 from hypothesis import given, strategies as st
 
@@ -41,3 +44,16 @@ def test_examples() -> None:
     files = [("openapi/crm.openapi.yaml", "a" * 64, 10), ("ctl\x01\u2028é", "b" * 64, 0)]
     assert _manifest(files, {}) == _reference(files, {})
     assert _manifest([], {}).endswith(b'"inputs": {},\n  "outputs": {}\n}\n')
+
+
+@given(st.dictionaries(paths, st.one_of(st.integers(0, 2**64 - 1), digests, st.floats(allow_nan=False)), max_size=6))
+def test_cache_record_reads_back_or_is_not_trusted(record) -> None:
+    """The build cache's record (orjson) reads back as it was written; a path orjson cannot write
+    is written by json and then not read back (the next build is cold), never a crash."""
+    from integc.cache import _record_bytes
+
+    payload = _record_bytes(record)
+    try:
+        assert orjson.loads(payload) == record
+    except orjson.JSONDecodeError:
+        assert any(0xD800 <= ord(c) < 0xE000 for path in record for c in path)
