@@ -4,10 +4,13 @@ This stage gathers every top-level declaration (E0202 on a second one),
 resolves field types, annotations, defaults and examples, and turns systems
 into `ir.System`. Flows and mappings are left to `check`.
 
-Systems are resolved file by file. With a build cache, a file unchanged
-since an earlier build is not resolved again while its environment (the
-names, enums and types it could look at) is the same: its systems and
-diagnostics come from that build (`Resolved`, `EarlierResolutions`).
+Enums and systems are resolved file by file. With a build cache, a file
+unchanged since an earlier build is not resolved again: its enums (which
+depend on nothing else) come from that build, and so do its systems and
+their diagnostics while its environment (the names, enums and types they
+could look at) is the same (`Resolved`, `EarlierResolutions`). Values taken
+over are the very objects of that build in a process that builds again and
+again, so their digests (integc.cache) need not be computed again.
 """
 from __future__ import annotations
 
@@ -154,13 +157,14 @@ class WireValues:
 
 @dataclass(frozen=True)
 class Resolved:
-    """What resolving one file's systems gave, reusable by a later build while the file and its
-    `environment` (`Resolver.environment`: every other declaration it could have looked at) are
-    unchanged."""
+    """What resolving one file gave, reusable by a later build while the file is unchanged: its
+    enums (by name, each with its diagnostics), and its systems while the `environment`
+    (`Resolver.environment`: every other declaration they could have looked at) is unchanged."""
 
     environment: str
     systems: tuple[ir.System, ...]
     diagnostics: tuple[Diagnostic, ...]
+    enums: tuple[tuple[ir.EnumDef, tuple[Diagnostic, ...]], ...] = ()
 
 
 class EarlierResolutions(Protocol):
@@ -191,9 +195,7 @@ class Resolver:
     def run(self) -> Symbols:
         self._gather()
         type_decls = [d for d in self.symbols.declarations.values() if isinstance(d, s.TypeDecl)]
-        enum_decls = [d for d in self.symbols.declarations.values() if isinstance(d, s.EnumDecl)]
-        for decl in enum_decls:
-            self.symbols.enums[decl.name.text] = self._enum(decl)
+        module_enums = [self._module_enums(index, module) for index, module in enumerate(self._modules)]
         # Fields first (types may refer to each other), then values that need the types.
         raw_types = {d.name.text: self._fields(d.fields, None, f"type {d.name.text}") for d in type_decls}
         for decl in type_decls:  # placeholders: defaults of nested records look at their fields
@@ -207,10 +209,32 @@ class Resolver:
         for index, module in enumerate(self._modules):
             positions = [i for i, d in enumerate(module.declarations)
                          if isinstance(d, s.System) and self.symbols.declarations.get(d.name.text) is d]
-            if positions:
-                self._module_systems(index, positions, environment)
+            if positions or module_enums[index]:
+                self._module_systems(index, positions, environment, module_enums[index])
         self.check_required_cycles()
         return self.symbols
+
+    def _module_enums(self, index: int, module: s.Module) -> tuple[tuple[ir.EnumDef, tuple[Diagnostic, ...]], ...]:
+        """Resolve the enums module `index` declares (those that took their name), or take what an
+        earlier build got for them: an enum depends on its declaration only."""
+        decls = [d for d in module.declarations
+                 if isinstance(d, s.EnumDecl) and self.symbols.declarations.get(d.name.text) is d]
+        earlier = self._reuse.earlier(index) if self._reuse is not None and decls else None
+        known = {enum.name: (enum, found) for enum, found in earlier.enums} if earlier is not None else {}
+        resolved = []
+        for decl in decls:
+            entry = known.get(decl.name.text)
+            if entry is None:
+                found = Diagnostics()
+                outer, self._d = self._d, found
+                try:
+                    entry = (self._enum(decl), tuple(found.items))
+                finally:
+                    self._d = outer
+            self.symbols.enums[decl.name.text] = entry[0]
+            self._d.items.extend(entry[1])
+            resolved.append(entry)
+        return tuple(resolved)
 
     def environment(self) -> str:
         """A digest of all that resolving a system can look at outside its own declaration: every
@@ -229,11 +253,13 @@ class Resolver:
                                                for f in typedef.fields])).encode())
         return digest.hexdigest()
 
-    def _module_systems(self, index: int, positions: list[int], environment: str) -> None:
+    def _module_systems(self, index: int, positions: list[int], environment: str,
+                        enums: tuple[tuple[ir.EnumDef, tuple[Diagnostic, ...]], ...]) -> None:
         """Resolve the systems declared at `positions` of module `index`, or take what an earlier
-        build got for them when the module and the environment are the same."""
+        build got for them when the module and the environment are the same (a module without
+        systems does not depend on the environment). Keep the module's enums with them."""
         earlier = self._reuse.earlier(index) if self._reuse is not None else None
-        if earlier is not None and earlier.environment == environment:
+        if earlier is not None and (earlier.environment == environment or not (positions or earlier.systems)):
             for system in earlier.systems:
                 self.symbols.systems[system.name] = system
             self._d.items.extend(earlier.diagnostics)
@@ -247,7 +273,7 @@ class Resolver:
             self._d = self._wire._diagnostics = outer
         self._d.items.extend(found.items)
         if self._reuse is not None:
-            self._reuse.keep(index, Resolved(environment, systems, tuple(found.items)))
+            self._reuse.keep(index, Resolved(environment, systems, tuple(found.items), enums))
 
     def _resolve_system(self, decl: s.System) -> ir.System:
         name = decl.name.text

@@ -62,6 +62,7 @@ EDITS = {
     "bad annotation": ("a.integ", "id: string @key", "id: string @key @bogus"),
     "beta without key": ("b.integ", "entity Item { id: string @key }", "entity Item { id: string }"),
     "Line is an enum": ("c.integ", "type Line { sku: string }", "enum Line { sku }"),
+    "Status member twice": ("b.integ", "{ active, retired }", "{ active, retired, active }"),
     "undo everything": ("", "", ""),
 }
 
@@ -124,6 +125,22 @@ def test_only_the_changed_files_systems_are_resolved_again(tmp_path: Path, resol
     _write(project, _apply(files, "shift b's lines"))
     _assert_same_as_fresh(project, out)
     assert resolved_again == ["beta", "alpha", "beta"]
+
+
+def test_enums_of_unchanged_files_are_not_resolved_again(tmp_path: Path, monkeypatch) -> None:
+    resolved: list[str] = []
+    real = Resolver._enum
+    monkeypatch.setattr(Resolver, "_enum", lambda self, decl: resolved.append(decl.name.text) or real(self, decl))
+    project, out = tmp_path / "p", tmp_path / "p" / "build"
+    project.mkdir()
+    files = _apply(_apply(FILES, "Status member twice"), "Line is an enum")  # c.integ: no system
+    _write(project, files)
+    _assert_same_as_fresh(project, out)
+    resolved.clear()
+    _write(project, _apply(files, "require zip"))  # c.integ changed, and with it the environment
+    warm = _assert_same_as_fresh(project, out)
+    assert resolved == ["Line", "Status", "Line"]  # through the cache (b.integ unchanged), then fresh
+    assert [d.code for d in warm.diagnostics.items if d.code == "E0202"] == ["E0202"]  # Status's, replayed
 
 
 def test_a_changed_declaration_others_use_resolves_them_again(tmp_path: Path, resolved_again: list[str]) -> None:
@@ -234,10 +251,11 @@ def test_a_session_does_not_digest_reused_systems_again(tmp_path: Path, kept, mo
     digested: list[str] = []
     real = DigestMemo.put
     monkeypatch.setattr(DigestMemo, "put", lambda self, value, digest: (
-        digested.append(value.name) if isinstance(value, ir.System) else None) or real(self, value, digest))
+        digested.append(value.name) if isinstance(value, (ir.System, ir.EnumDef)) else None)
+        or real(self, value, digest))
     _write(project, FILES)
     _build_as_cold(project, out, tmp_path)
-    assert digested == ["alpha"]  # beta, unchanged, came from memory with its digest
+    assert digested == ["alpha"]  # beta and Status, unchanged, came from memory with their digests
 
 
 def test_builds_in_a_session_write_what_cold_builds_write(tmp_path: Path, kept) -> None:
