@@ -10,6 +10,7 @@ untouched; files the previous build wrote are replaced.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -139,8 +140,9 @@ class StagedOutput:
             self._folders.add(folder)
         return target
 
-    def commit(self, inputs: dict[str, str]) -> list[str]:
-        """Add the manifest, flush, swap the folder in; the paths written, sorted."""
+    def commit(self, inputs: dict[str, str], defer: Callable[[Callable[[], None]], None] | None = None) -> list[str]:
+        """Add the manifest, flush, swap the folder in; the paths written, sorted. The previous
+        build's folder is removed then, or handed to `defer` (a watch removes it once its report is out)."""
         files = sorted((path, digest, size) for path, (digest, size) in self._files.items())
         manifest = _manifest(files, inputs)
         self._files[MANIFEST] = (_write_file(f"{self.folder}/{MANIFEST}", manifest), len(manifest))
@@ -149,7 +151,10 @@ class StagedOutput:
         written = [path for path, _, _ in files] + [MANIFEST]
         with _exclusive(self.out.parent):
             _carry_over_foreign_files(self.out, self.folder, set(written))
-            _swap(self.folder, self.out)
+            retired = _swap(self.folder, self.out)
+        if retired is not None:
+            remove = functools.partial(shutil.rmtree, retired, ignore_errors=True)
+            remove() if defer is None else defer(remove)
         return written
 
     def sha256s(self) -> dict[str, str]:
@@ -210,10 +215,11 @@ def _files_under(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def _swap(staging: Path, out: Path) -> None:
+def _swap(staging: Path, out: Path) -> Path | None:
+    """Put `staging` in the place of `out`; the folder the previous `out` was moved to, if any."""
     if not out.exists():
         os.rename(staging, out)
-        return
+        return None
     retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     os.rmdir(retired)
     os.rename(out, retired)
@@ -222,7 +228,7 @@ def _swap(staging: Path, out: Path) -> None:
     except OSError:
         os.rename(retired, out)  # put the previous build back
         raise
-    shutil.rmtree(retired, ignore_errors=True)
+    return retired
 
 
 def _parent(path: str) -> str:

@@ -189,6 +189,7 @@ def test_cli_build_watch_end_to_end(tmp_path):
         main.write_text(good.replace("sales-ops", "sales-team") if "sales-ops" in good else good + "\n")
         expect("build ok in ")
         assert manifest.stat().st_mtime_ns != first
+        assert _wait_for(lambda: not list(project.glob(".build.old-*")))  # removed after the report
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
         expect("stopped watching", timeout=5)
