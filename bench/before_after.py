@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
     versions = {"before": copy_revision(args.before, args.workdir / "before"),
                 "after": copy_revision(args.after, args.workdir / "after") if args.after
                 else run.snapshot(args.workdir / "after")}
-    cases = [(f"check N={n}", run.generate(args.generator, int(n), args.workdir)) for n in args.sizes.split(",")]
+    cases = [(f"check N={n}", run.generate(args.generator, int(n), args.workdir, False)) for n in args.sizes.split(",")]
     cases.append(("check 1,113-line file", run.single_file(args.generator, args.workdir)))
     results: dict[tuple[str, str], list[dict]] = {}
     print(f"before = {args.before}, after = {args.after or 'working tree'}; load average {run.load_average()}")

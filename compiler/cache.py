@@ -200,7 +200,7 @@ def _allowed_classes() -> dict[tuple[str, str], type]:
 
 
 @lru_cache(maxsize=1)
-def _resolved_table() -> dict:
+def resolved_dispatch_table() -> dict:
     """Pickle resolved files (integc.resolve.Resolved and the outline of their module) like trees."""
     from integc import ir, resolve
 
@@ -209,7 +209,7 @@ def _resolved_table() -> dict:
 
 @lru_cache(maxsize=1)
 def _resolved_classes() -> dict[tuple[str, str], type]:
-    return {(cls.__module__, cls.__qualname__): cls for cls in _resolved_table()}
+    return {(cls.__module__, cls.__qualname__): cls for cls in resolved_dispatch_table()}
 
 
 class _Unpickler(pickle.Unpickler):
@@ -341,6 +341,10 @@ class BuildCache:
         self._record: dict | None = None
         self._record_read = False  # `load_record` reads it once: a build asks for it several times
         self._storing: Callable[[], dict[str, bool]] | None = None  # see start_storing
+
+    @property
+    def writable(self) -> bool:
+        return self._writable
 
     @classmethod
     def open(cls, out: Path, writable: bool = True) -> BuildCache | None:
@@ -510,7 +514,7 @@ class BuildCache:
         stored: dict[str, bool] = {}
         for key, entry in self._new_resolved.items():
             try:
-                self._write(f"resolved/{key}", _dumps(entry, _resolved_table()))
+                self._write(f"resolved/{key}", _dumps(entry, resolved_dispatch_table()))
                 stored[key] = True
             except (OSError, RecursionError, pickle.PicklingError):
                 stored[key] = False

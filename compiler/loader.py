@@ -32,18 +32,29 @@ class LoadedProject:
     # each import followed (importing file, the path as written, the file it resolved to).
     files: tuple[tuple[Path, str, str], ...] = ()
     imports: tuple[tuple[Path, str, Path], ...] = ()
-    # With a build cache: what earlier builds resolved; some modules are then only outlines.
+    # With a build cache: what earlier builds resolved; some modules are then only outlines. With
+    # a worker that resolves part of the project, too (`load_project(..., share_resolve=True)`).
     reuse: ResolutionReuse | None = field(default=None, compare=False, repr=False)
+
+    def release(self) -> None:
+        """Let go of the workers that kept parsed files for resolve (asked or not)."""
+        if self.reuse is not None:
+            self.reuse.release()
 
 
 def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
-                 meanwhile: Callable[[], object] | None = None) -> LoadedProject:
+                 meanwhile: Callable[[], object] | None = None, share_resolve: bool = False) -> LoadedProject:
     """Read and parse the entry file and everything it imports.
 
     `cache` (an integc.cache.BuildCache) supplies files parsed by an earlier
     build from the same text, and keeps the ones parsed now. `meanwhile` (work
     a later stage needs, such as preparing the targets) runs in this process
     while other cores parse, if the files are parsed on several cores.
+
+    With `share_resolve` (a compilation that stores no trees), the worker that
+    parses part of the first wave keeps those trees and sends their outlines;
+    it resolves their systems later (ResolutionReuse.start_sharing), so those
+    modules are outlines here. The caller ends it with `LoadedProject.release`.
     """
     from integc import syntax as s
 
@@ -57,14 +68,15 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
     seen: set[Path] = set()
     queue: list[Path] = [config.entry]
     prefetched: dict[Path, _Prefetched | None] = {}
-    reuse = ResolutionReuse(cache, config) if cache is not None else None
+    reuse = ResolutionReuse(cache, config) if cache is not None or share_resolve else None
     while queue:
         path = queue.pop(0)
         if path in seen:
             continue
         seen.add(path)
         if path not in prefetched:
-            wave = _prefetch([path] + queue, seen, config, cache, total_bytes, meanwhile)
+            keeping = reuse if share_resolve and not reuse.keepers else None  # the first wave only
+            wave = _prefetch([path] + queue, seen, config, cache, total_bytes, meanwhile, keeping)
             if wave is not None:
                 prefetched, meanwhile = wave, None  # run by the first wave, if it is parsed on several cores
         shown = display_path(path)
@@ -109,11 +121,22 @@ def _parse(text: str, shown: str, digest: str, config: ProjectConfig, diagnostic
            index: int = 0) -> s.Module | None:
     """The module (or, from the build cache, its outline: see ResolutionReuse) of one file."""
     parsed = early.parsed if early is not None else None
+    if early is not None and early.kept is not None:  # an outline: a worker kept the tree
+        diagnostics.items.extend(parsed[1])
+        if parsed[0] is not None:
+            key = cache.module_key(shown, digest, config.limits.max_depth) if cache is not None else ""
+            reuse.shared(index, early.kept, key, text, shown, parsed[1])
+        return parsed[0]
     if cache is None:
         if parsed is not None:
-            diagnostics.items.extend(parsed[1])
-            return parsed[0]
-        return _parse_text(text, shown, config, diagnostics)
+            module, found = parsed
+        else:
+            parse_diagnostics = Diagnostics()
+            module, found = _parse_text(text, shown, config, parse_diagnostics), parse_diagnostics.items
+        diagnostics.items.extend(found)
+        if module is not None and reuse is not None:  # resolve is shared with a worker
+            reuse.loaded(index, "", module, found)
+        return module
     key = cache.module_key(shown, digest, config.limits.max_depth)
     outlined = reuse.outline(index, key, text, shown) if reuse is not None and parsed is None else None
     if outlined is not None:
@@ -164,12 +187,14 @@ class ResolutionReuse:
     """
 
     def __init__(self, cache, config: ProjectConfig):
-        self._cache = cache
+        self._cache = cache  # None: no build cache, only a worker's share (`shared`)
         self._config = config
         self._files: dict[int, tuple[str, str, str]] = {}  # index -> (module key, text, display path)
         self._parse_diagnostics: dict[int, list] = {}
         self._trees: dict[int, s.Module] = {}
         self._earlier: dict = {}
+        self.keepers: list = []  # integc.workers.Keeper: workers keeping trees of files they parsed
+        self._shared: dict[int, tuple[object, int]] = {}  # index -> (keeper, its unit index)
 
     def outline(self, index: int, key: str, text: str, shown: str) -> tuple[s.Module, list] | None:
         """(outline, parse diagnostics) of the file, when an earlier build resolved it."""
@@ -187,25 +212,53 @@ class ResolutionReuse:
         self._parse_diagnostics[index] = found
         self._trees[index] = module
 
+    def shared(self, index: int, kept: tuple[object, int], key: str, text: str, shown: str, found: list) -> None:
+        """Module `index` is the outline of a file a worker parsed and kept (`kept`: the worker
+        and the file's unit there)."""
+        self._shared[index] = kept
+        self._files[index] = (key, text, shown)
+        self._parse_diagnostics[index] = found
+
+    def start_sharing(self, modules: tuple[s.Module, ...]) -> None:
+        """Ask each worker to resolve the systems of the files it kept, in this project (the other
+        modules sent as outlines), while this process resolves the rest."""
+        for keeper in self.keepers:
+            units = {index: unit for index, (owner, unit) in self._shared.items() if owner is keeper}
+            request = (tuple(None if i in units else outline(m) for i, m in enumerate(modules)),
+                       display_path(self._config.entry), units)
+            keeper.send(request)
+
     def earlier(self, index: int):
+        if index in self._shared:  # waits for the worker's answer
+            return self._shared[index][0].answer(index)
         return self._earlier.get(index)
+
+    def enums(self, index: int):
+        earlier = self._earlier.get(index)
+        return earlier.enums if earlier is not None else None
+
+    def release(self) -> None:
+        for keeper in self.keepers:
+            keeper.close()
 
     def full(self, index: int) -> s.Module:
         tree = self._trees.get(index)
         if tree is None:
             key, text, shown = self._files[index]
-            cached = self._cache.load_module(key)
+            cached = self._cache.load_module(key) if self._cache is not None and key else None
             if cached is not None:
                 tree = cached[0]
             else:  # the tree's entry is gone: parse again (the diagnostics were reported already)
                 tree = _parse_text(text, shown, self._config, Diagnostics())
-                self._cache.remember_module(key, tree, self._parse_diagnostics[index])
+                if self._cache is not None and key:
+                    self._cache.remember_module(key, tree, self._parse_diagnostics[index])
             self._trees[index] = tree
         return tree
 
     def keep(self, index: int, resolved) -> None:
-        self._cache.remember_resolved(self._files[index][0],
-                                      (outline(self.full(index)), self._parse_diagnostics[index], resolved))
+        if self._cache is not None and self._files[index][0]:
+            self._cache.remember_resolved(self._files[index][0],
+                                          (outline(self.full(index)), self._parse_diagnostics[index], resolved))
 
 
 # ---------------------------------------------------------------- parsing a wave of files on every core
@@ -219,17 +272,20 @@ class _Prefetched:
     """A file read (and, unless the build cache has it, parsed) ahead of the loader's loop."""
     read: tuple[str, str]  # (text, sha256 of the bytes), as `_read_source` returns them
     parsed: tuple | None  # (module or None, parse diagnostics), or None: not parsed here
+    kept: tuple[object, int] | None = None  # (worker, unit): `parsed` holds an outline, the worker the tree
 
 
 def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache, total_bytes: int,
-              meanwhile: Callable[[], object] | None) -> dict[Path, _Prefetched | None] | None:
+              meanwhile: Callable[[], object] | None,
+              keeping: ResolutionReuse | None = None) -> dict[Path, _Prefetched | None] | None:
     """Read the files waiting in the loader's queue and parse them on every core, or None when
     they are too few (or there is one core). The loader then takes each file from here instead
     of reading and parsing it: the same text, the same tree and diagnostics, in its own order.
 
     Files are taken in order while the limits on files and bytes allow. A file that cannot be
     read is None here: the loader reads it again and reports why. A file the build cache has
-    is read, not parsed.
+    is read, not parsed. With `keeping`, the worker parses the last files of the wave and keeps
+    their trees, sending outlines (integc.workers.Keeper); `keeping` then holds the worker.
     """
     from integc.workers import processes_for
 
@@ -253,13 +309,40 @@ def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache, 
     if len(to_parse) < PREFETCH_MIN_FILES:
         return prefetched
     from integc.cache import ast_dispatch_table
-    from integc.workers import run_units
+    from integc.workers import Keeper, run_units
 
     jobs = [_ParseJob(reads[path][0], display_path(path), config) for path in to_parse]
-    results, _ = run_units(jobs, dispatch_table=ast_dispatch_table(), meanwhile=meanwhile)
-    for path, (modules, found) in zip(to_parse, results):
-        prefetched[path] = _Prefetched(reads[path], (modules[0], found))
+    if keeping is None:
+        results, _ = run_units(jobs, dispatch_table=ast_dispatch_table(), meanwhile=meanwhile)
+        keeper = None
+    else:
+        from integc.cache import resolved_dispatch_table
+
+        results, keeper = Keeper.share(jobs, [len(job.text) for job in jobs], _outline_result, _resolve_kept,
+                                       resolved_dispatch_table(), meanwhile)
+        if keeper is not None:
+            keeping.keepers.append(keeper)
+    for i, (path, (modules, found)) in enumerate(zip(to_parse, results)):
+        kept = (keeper, i) if keeper is not None and i in keeper.indices else None
+        prefetched[path] = _Prefetched(reads[path], (modules[0], found), kept)
     return prefetched
+
+
+def _outline_result(result: tuple[list, list]) -> tuple[list, list]:
+    """What a worker that keeps a parsed file sends back: its outline (and parse diagnostics)."""
+    modules, found = result
+    return [outline(modules[0]) if modules[0] is not None else None], found
+
+
+def _resolve_kept(kept: dict[int, tuple[list, list]], request: tuple, answer: Callable[[int, object], None]) -> None:
+    """In the worker: resolve the systems of the files it kept (`request`: every module of the
+    project, None where it has the tree; the entry file; module index -> its unit index),
+    answering each module's integc.resolve.Resolved by its index as soon as it is made."""
+    from integc.resolve import resolve_share
+
+    modules, entry_file, units = request
+    modules = tuple(kept[units[i]][0][0] if m is None else m for i, m in enumerate(modules))
+    resolve_share(modules, entry_file, set(units), answer)
 
 
 def _cached(cache, path: Path, text: str, config: ProjectConfig) -> bool:

@@ -55,15 +55,22 @@ def compile_config(path: str | Path, config: ProjectConfig | None, diagnostics: 
         settings = config_sources(path)
         if config is None:
             return CompileResult(None, diagnostics, None, settings)
-        loaded = load_project(config, diagnostics, cache, meanwhile)
-        if cache is not None:
-            cache.start_storing()
-        result = CompileResult(None, diagnostics, config, {**settings, **loaded.texts})
-        result.loaded = loaded
-        if not loaded.complete:
+        # A compilation that stores no trees (`integc check`) lets the worker that parses part of
+        # the files resolve their systems too: outlines and IR cross the pipe instead of trees. (A
+        # build's `meanwhile` would hold up this process's half of the files.)
+        loaded = load_project(config, diagnostics, cache, meanwhile,
+                              share_resolve=(cache is None or not cache.writable) and meanwhile is None)
+        try:
+            if cache is not None:
+                cache.start_storing()
+            result = CompileResult(None, diagnostics, config, {**settings, **loaded.texts})
+            result.loaded = loaded
+            if not loaded.complete:
+                return result
+            result.project = _analyse(loaded, config, diagnostics)
             return result
-        result.project = _analyse(loaded, config, diagnostics)
-        return result
+        finally:
+            loaded.release()
 
 
 def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnostics) -> ir.Project | None:
@@ -76,6 +83,8 @@ def _analyse(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnost
 def resolve_stage(loaded: LoadedProject, config: ProjectConfig, diagnostics: Diagnostics) -> Symbols:
     from integc.resolve import Resolver
 
+    if loaded.reuse is not None:
+        loaded.reuse.start_sharing(loaded.modules)
     return Resolver(loaded.modules, display_path(config.entry), diagnostics, loaded.reuse).run()
 
 

@@ -23,7 +23,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Protocol
+from typing import Callable, Protocol
 from urllib.parse import urlsplit
 
 from integc import ir
@@ -168,10 +168,14 @@ class Resolved:
 
 
 class EarlierResolutions(Protocol):
-    """What a build cache lends the resolver (integc.loader.ResolutionReuse)."""
+    """What a build cache, or a worker that resolved part of the project, lends the resolver
+    (integc.loader.ResolutionReuse)."""
 
     def earlier(self, index: int) -> Resolved | None:
-        """What resolving module `index` gave in an earlier build, if that is known."""
+        """What resolving module `index` gave in an earlier build (or a worker), if that is known."""
+
+    def enums(self, index: int) -> tuple[tuple[ir.EnumDef, tuple[Diagnostic, ...]], ...] | None:
+        """The enums of module `index` from an earlier build, if known without waiting."""
 
     def full(self, index: int) -> s.Module:
         """Module `index` with its systems' bodies (the loader may have lent only its outline)."""
@@ -180,13 +184,41 @@ class EarlierResolutions(Protocol):
         """What resolving module `index` gave now, for later builds."""
 
 
+def resolve_share(modules: tuple[s.Module, ...], entry_file: str, indices: set[int],
+                  answer: Callable[[int, Resolved], None]) -> None:
+    """Resolve the systems of each module in `indices` (a worker's share of resolve; the other
+    modules may be outlines, integc.loader.outline), giving `answer` each module's `Resolved`."""
+    Resolver(modules, entry_file, Diagnostics(), _Share(modules, answer), only=frozenset(indices)).run()
+
+
+class _Share:
+    """EarlierResolutions for `resolve_share`: nothing earlier, the modules as given; hands on what it got."""
+
+    def __init__(self, modules: tuple[s.Module, ...], answer: Callable[[int, Resolved], None]):
+        self._modules = modules
+        self._answer = answer
+
+    def earlier(self, index: int) -> None:
+        return None
+
+    def enums(self, index: int) -> None:
+        return None
+
+    def full(self, index: int) -> s.Module:
+        return self._modules[index]
+
+    def keep(self, index: int, resolved: Resolved) -> None:
+        self._answer(index, resolved)
+
+
 class Resolver:
     def __init__(self, modules: tuple[s.Module, ...], entry_file: str, diagnostics: Diagnostics,
-                 reuse: EarlierResolutions | None = None):
+                 reuse: EarlierResolutions | None = None, only: frozenset[int] | None = None):
         self._modules = modules
         self._entry_file = entry_file
         self._d = diagnostics
         self._reuse = reuse
+        self._only = only  # resolve the systems of these modules only (`resolve_share`)
         self.symbols = Symbols()
         self._wire = WireValues(self.symbols, diagnostics)
 
@@ -209,9 +241,10 @@ class Resolver:
         for index, module in enumerate(self._modules):
             positions = [i for i, d in enumerate(module.declarations)
                          if isinstance(d, s.System) and self.symbols.declarations.get(d.name.text) is d]
-            if positions or module_enums[index]:
+            if (positions or module_enums[index]) and (self._only is None or index in self._only):
                 self._module_systems(index, positions, environment, module_enums[index])
-        self.check_required_cycles()
+        if self._only is None:
+            self.check_required_cycles()
         return self.symbols
 
     def _module_enums(self, index: int, module: s.Module) -> tuple[tuple[ir.EnumDef, tuple[Diagnostic, ...]], ...]:
@@ -219,8 +252,8 @@ class Resolver:
         earlier build got for them: an enum depends on its declaration only."""
         decls = [d for d in module.declarations
                  if isinstance(d, s.EnumDecl) and self.symbols.declarations.get(d.name.text) is d]
-        earlier = self._reuse.earlier(index) if self._reuse is not None and decls else None
-        known = {enum.name: (enum, found) for enum, found in earlier.enums} if earlier is not None else {}
+        earlier = self._reuse.enums(index) if self._reuse is not None and decls else None
+        known = {enum.name: (enum, found) for enum, found in earlier} if earlier is not None else {}
         resolved = []
         for decl in decls:
             entry = known.get(decl.name.text)

@@ -225,19 +225,10 @@ class _Child:
                 if queue is not None:
                     queue.close_writer()
                 with os.fdopen(write_end, "wb") as stream:
-                    def send(message: tuple) -> None:
-                        buffer = io.BytesIO()
-                        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-                        if dispatch_table is not None:
-                            pickler.dispatch_table = dispatch_table
-                        pickler.dump(message)
-                        stream.write(len(buffer.getbuffer()).to_bytes(8, "little"))
-                        stream.write(buffer.getbuffer())
-                        stream.flush()
                     if side_jobs:
-                        send(("side", [job() for job in side_jobs]))
+                        _send(stream, ("side", [job() for job in side_jobs]), dispatch_table)
                     while queue is not None and (i := queue.take()) is not None:
-                        send(("unit", i, run(units[i])))
+                        _send(stream, ("unit", i, run(units[i])), dispatch_table)
                 status = 0
             finally:
                 os._exit(status)
@@ -280,3 +271,175 @@ class _Child:
             elif message[0] == "side" and len(message) == 2:
                 delivered["side"] = message[1]
         return delivered
+
+
+class Keeper:
+    """A forked worker that runs the last units of a list and keeps their results.
+
+    `Keeper.share(units, ...)` splits the units in two runs: this process
+    runs the first, the child the rest (a little less weight: it also
+    reduces and sends), sending back a reduced form of each result
+    (`reduce`: a parsed file's outline instead of its tree) and keeping the
+    whole one. Later the child serves one request about what it kept
+    (`send`): `serve(kept, request, answer)` calls `answer(key, value)` for
+    each part as soon as it has it (the files' resolved systems, one by
+    one), which `answer(key)` here waits for; then the child leaves. A child
+    that fails delivers nothing more: what it did not deliver, the caller
+    does itself (`share` then returns this process's own results, and
+    `answer` gives None).
+    """
+
+    # The child's part of the units' weight: less than half, as it also reduces and sends. Parsing and
+    # resolving N=200 (median of 7 runs): 0.69 s with 0.47, 0.71 s with 0.50, 0.76 s with 0.42.
+    CHILD_SHARE = 0.47
+
+    def __init__(self, pid: int, answers: int, requests: int, indices: range):
+        self.pid = pid
+        self.indices = indices  # the units the child ran: their results are reduced
+        self._answers: int | None = answers
+        self._requests: int | None = requests
+        self._answered: dict = {}
+
+    @classmethod
+    def share(cls, units: list[Unit], weights: list[int], reduce: Callable[[Result], object],
+              serve: Callable[[dict[int, Result], object, Callable[[object, object], None]], None],
+              dispatch_table: dict | None = None,
+              meanwhile: Callable[[], object] | None = None) -> tuple[list[Result], Keeper | None]:
+        """Each unit's result (reduced for `keeper.indices`), and the keeper (None: all ran here)."""
+        keeper = cls._fork(units, weights, reduce, serve, dispatch_table) if processes_for(len(units)) > 1 else None
+        if meanwhile is not None:
+            meanwhile()
+        results: list[Result | None] = [None] * len(units)
+        for i in range(len(units)) if keeper is None else range(keeper.indices.start):
+            results[i] = _run(units[i])
+        if keeper is not None:
+            for message in keeper._read_until(lambda message: message[0] == "parsed"):
+                if message[0] == "unit" and len(message) == 3 and message[1] in keeper.indices:
+                    results[message[1]] = message[2]
+            if any(results[i] is None for i in keeper.indices):  # the child failed: none of its results count
+                keeper.close()
+                for i in keeper.indices:
+                    results[i] = _run(units[i])
+                keeper = None
+        return results, keeper  # type: ignore[return-value]
+
+    @classmethod
+    def _fork(cls, units, weights, reduce, serve, dispatch_table) -> Keeper | None:
+        total, kept_weight, split = sum(weights), 0, len(units)
+        while split > 1 and kept_weight + weights[split - 1] <= cls.CHILD_SHARE * total:
+            split -= 1
+            kept_weight += weights[split]
+        if split == len(units):
+            return None
+        try:
+            answers_read, answers_write = os.pipe()
+            requests_read, requests_write = os.pipe()
+            _pipe_capacity(answers_write, ANSWER_PIPE_BYTES)
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:
+            status = 70
+            try:
+                os.close(answers_read)
+                os.close(requests_write)
+                with os.fdopen(answers_write, "wb") as stream:
+                    kept: dict[int, Result] = {}
+                    for i in range(split, len(units)):
+                        kept[i] = _run(units[i])
+                        _send(stream, ("unit", i, reduce(kept[i])), dispatch_table)
+                    _send(stream, ("parsed",), dispatch_table)
+                    request = _read_one(requests_read)
+                    if request is not None:
+                        serve(kept, request, lambda key, value: _send(stream, ("answer", key, value), dispatch_table))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(answers_write)
+        os.close(requests_read)
+        return cls(pid, answers_read, requests_write, range(split, len(units)))
+
+    def send(self, request: object) -> None:
+        """Ask the child to serve `request` (once); its parts come with `answer`."""
+        if self._requests is None:
+            return
+        try:
+            with os.fdopen(self._requests, "wb") as stream:
+                _send(stream, request, None)
+        except OSError:
+            pass
+        self._requests = None
+
+    def answer(self, key: object) -> object | None:
+        """The child's answer for `key`, waiting for it; None if it gives none (it failed, or was not asked)."""
+        if key not in self._answered and self._answers is not None:
+            for message in self._read_until(lambda message: message[0] == "answer" and message[1] == key):
+                if message[0] == "answer" and len(message) == 3:
+                    self._answered[message[1]] = message[2]
+            if key not in self._answered:
+                self.close()
+        return self._answered.get(key)
+
+    def close(self) -> None:
+        """Let the child go (unasked, it leaves when its request pipe closes) and reap it."""
+        if self._requests is not None:
+            os.close(self._requests)
+            self._requests = None
+        if self._answers is not None:
+            os.close(self._answers)
+            self._answers = None
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+    def _read_until(self, last: Callable[[tuple], bool]) -> list[tuple]:
+        """The child's messages up to and including the first `last` one (fewer if it stops)."""
+        messages = []
+        while self._answers is not None:
+            message = _read_one(self._answers)
+            if not isinstance(message, tuple) or not message:
+                break
+            messages.append(message)
+            if last(message):
+                break
+        return messages
+
+
+def _send(stream, message: object, dispatch_table: dict | None) -> None:
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    if dispatch_table is not None:
+        pickler.dispatch_table = dispatch_table
+    pickler.dump(message)
+    stream.write(len(buffer.getbuffer()).to_bytes(8, "little"))
+    stream.write(buffer.getbuffer())
+    stream.flush()
+
+
+def _read_one(descriptor: int) -> object | None:
+    """One framed message from a pipe, or None (the writer closed it, or sent something unreadable)."""
+    header = _read_exactly(descriptor, 8)
+    if header is None:
+        return None
+    body = _read_exactly(descriptor, int.from_bytes(header, "little"))
+    if body is None:
+        return None
+    try:
+        return pickle.loads(body)
+    except Exception:  # noqa: BLE001 - unreadable: the caller does that work itself
+        return None
+
+
+def _read_exactly(descriptor: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        try:
+            chunk = os.read(descriptor, min(left, ANSWER_PIPE_BYTES))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
