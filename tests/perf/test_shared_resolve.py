@@ -139,3 +139,25 @@ def test_a_worker_that_dies_changes_nothing(tmp_path, monkeypatch, where):
     here = _resolved_here(monkeypatch)
     assert _compile(folder, monkeypatch, 2) == serial
     assert len(here) == 40  # this process resolved every system itself
+
+
+def test_shared_with_files_from_the_build_cache(tmp_path, monkeypatch):
+    """`integc check` after a build and many edits: unchanged files come from the build cache (read
+    only), the changed ones are parsed on two cores and resolved on both."""
+    from integc.build import build_project
+
+    folder = _project(tmp_path / "p", 40, {})
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    if build_project(folder).diagnostics.has_errors:
+        pytest.fail("the project does not build")
+    for i in range(5, 40, 2):  # 18 files: a wave worth parsing on two cores
+        text = SYSTEM.format(i=i).replace("closed }", "closed, reopened }").replace("@length(1, 40)", "@length(2, 9)")
+        (folder / "systems" / f"s{i:02}.integ").write_text(text, encoding="utf-8")
+    keepers = _shares(monkeypatch)
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    checked = compile_project(folder, reuse_parsed=True)
+    monkeypatch.setenv("INTEGC_JOBS", "1")
+    fresh = compile_project(folder)
+    assert keepers and keepers[0] is not None
+    assert checked.project == fresh.project and checked.project is not None
+    assert [_key(d) for d in checked.diagnostics.sorted()] == [_key(d) for d in fresh.diagnostics.sorted()]
