@@ -72,6 +72,14 @@ def _write(folder: Path, files: dict[str, str]) -> None:
         (folder / name).write_text(text, encoding="utf-8")
 
 
+def _new_project(tmp_path: Path) -> tuple[Path, Path]:
+    """The project of FILES, and its output folder."""
+    project = tmp_path / "p"
+    project.mkdir()
+    _write(project, FILES)
+    return project, project / "build"
+
+
 def _apply(files: dict[str, str], edit: str) -> dict[str, str]:
     name, old, new = EDITS[edit]
     if not name:
@@ -109,9 +117,7 @@ def _assert_same_as_fresh(project: Path, out: Path):
 
 
 def test_only_the_changed_files_systems_are_resolved_again(tmp_path: Path, resolved_again: list[str]) -> None:
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     _assert_same_as_fresh(project, out)
     resolved_again.clear()
     files = _apply(FILES, "retitle alpha")
@@ -131,8 +137,7 @@ def test_enums_of_unchanged_files_are_not_resolved_again(tmp_path: Path, monkeyp
     resolved: list[str] = []
     real = Resolver._enum
     monkeypatch.setattr(Resolver, "_enum", lambda self, decl: resolved.append(decl.name.text) or real(self, decl))
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
+    project, out = _new_project(tmp_path)
     files = _apply(_apply(FILES, "Status member twice"), "Line is an enum")  # c.integ: no system
     _write(project, files)
     _assert_same_as_fresh(project, out)
@@ -144,9 +149,7 @@ def test_enums_of_unchanged_files_are_not_resolved_again(tmp_path: Path, monkeyp
 
 
 def test_a_changed_declaration_others_use_resolves_them_again(tmp_path: Path, resolved_again: list[str]) -> None:
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     _assert_same_as_fresh(project, out)
     resolved_again.clear()
     _write(project, _apply(FILES, "drop enum member"))
@@ -156,9 +159,7 @@ def test_a_changed_declaration_others_use_resolves_them_again(tmp_path: Path, re
 
 
 def test_a_tree_missing_from_the_cache_is_parsed_again(tmp_path: Path) -> None:
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     _assert_same_as_fresh(project, out)
     for entry in (cache_folder(out) / "modules").iterdir():
         entry.unlink()
@@ -168,9 +169,7 @@ def test_a_tree_missing_from_the_cache_is_parsed_again(tmp_path: Path) -> None:
 
 
 def test_a_damaged_entry_is_not_used(tmp_path: Path) -> None:
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     _assert_same_as_fresh(project, out)
     entries = sorted((cache_folder(out) / "resolved").iterdir())
     assert len(entries) == 2  # a.integ and b.integ declare systems
@@ -222,9 +221,7 @@ def _build_as_cold(project: Path, out: Path, tmp_path: Path):
 
 
 def test_a_session_takes_resolved_files_from_memory(tmp_path: Path, kept, resolved_again: list[str]) -> None:
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     _build_as_cold(project, out, tmp_path)
     if not (cache_folder(out) / "resolved").is_dir():
         pytest.skip("no build cache here (no signing key)")
@@ -242,9 +239,7 @@ def test_a_session_does_not_digest_reused_systems_again(tmp_path: Path, kept, mo
     from integc import ir
     from integc.cache import DigestMemo
 
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     _build_as_cold(project, out, tmp_path)
     _write(project, _apply(FILES, "retitle alpha"))
     _build_as_cold(project, out, tmp_path)  # digests every unit's inputs into the session
@@ -261,9 +256,7 @@ def test_a_session_does_not_digest_reused_systems_again(tmp_path: Path, kept, mo
 def test_a_session_removes_the_previous_output_when_told(tmp_path: Path, kept) -> None:
     from integc.build import build_project
 
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
-    _write(project, FILES)
+    project, out = _new_project(tmp_path)
     build_project(project, out)
     _write(project, _apply(FILES, "retitle alpha"))
     build_project(project, out)
@@ -275,10 +268,8 @@ def test_a_session_removes_the_previous_output_when_told(tmp_path: Path, kept) -
 
 
 def test_builds_in_a_session_write_what_cold_builds_write(tmp_path: Path, kept) -> None:
-    project, out = tmp_path / "p", tmp_path / "p" / "build"
-    project.mkdir()
+    project, out = _new_project(tmp_path)
     files = dict(FILES)
-    _write(project, files)
     _build_as_cold(project, out, tmp_path)
     for edit in sorted(EDITS):
         files = _apply(files, edit)
