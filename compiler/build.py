@@ -90,8 +90,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
         if config.config_file is not None:
             inputs["integc.toml"] = hashlib.sha256(config.config_file.read_bytes()).hexdigest()
         try:
-            kept = _session(cache)
-            result.written = staged.commit(inputs, defer=kept.deferred.append if kept is not None else None)
+            result.written = staged.commit(inputs)
             sha256s = staged.sha256s()
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None

@@ -295,16 +295,11 @@ class Session:
     the resolved files it loaded or made (by module key, as `load_resolved` returns them: no
     file to read and nothing to unpickle next time) and the last build's unit digests (so the
     systems it reuses from here are not digested again). Both hold only what the last build
-    used. `deferred`: work a build left for after its report (removing the previous output)."""
+    used."""
 
     def __init__(self):
         self.resolved: dict[str, tuple] = {}
         self.digests: DigestMemo | None = None
-        self.deferred: list[Callable[[], None]] = []
-
-    def run_deferred(self) -> None:
-        while self.deferred:
-            self.deferred.pop(0)()
 
 
 _SESSION: list[Session] = []  # at most one: the session of this process, when it keeps one

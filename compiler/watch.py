@@ -204,14 +204,13 @@ def watch_and_rebuild(path: Path, out: Path | None, build_once: Callable[[], int
             verdict = "build ok" if code == 0 else "build failed" if code == 1 else "build stopped"
             click.echo(f"[{datetime.now().strftime('%H:%M:%S')}] {verdict} in {time.perf_counter() - started:.2f} s; "
                        f"watching {root} for changes (Ctrl-C to stop)", err=True)
-            kept.run_deferred()  # the previous output folder, once the report is out
 
     def changed(paths: list[str]) -> None:
         shown = ", ".join(_shown(p, root) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         build(f"changed {shown}")
 
     watcher = Watcher(root, changed, lambda: _output_folders(path, out))
-    kept = start_session()  # each build takes what the last one loaded and digested from memory
+    start_session()  # each build takes what the last one loaded and digested from memory
     try:
         watcher.run(stop, first=lambda: build("start"))
     except KeyboardInterrupt:

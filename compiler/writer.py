@@ -10,7 +10,6 @@ untouched; files the previous build wrote are replaced.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -140,9 +139,8 @@ class StagedOutput:
             self._folders.add(folder)
         return target
 
-    def commit(self, inputs: dict[str, str], defer: Callable[[Callable[[], None]], None] | None = None) -> list[str]:
-        """Add the manifest, flush, swap the folder in; the paths written, sorted. The previous
-        build's folder is removed then, or handed to `defer` (a watch removes it once its report is out)."""
+    def commit(self, inputs: dict[str, str]) -> list[str]:
+        """Add the manifest, flush, swap the folder in; the paths written, sorted."""
         files = sorted((path, digest, size) for path, (digest, size) in self._files.items())
         manifest = _manifest(files, inputs)
         self._files[MANIFEST] = (_write_file(f"{self.folder}/{MANIFEST}", manifest), len(manifest))
@@ -151,10 +149,7 @@ class StagedOutput:
         written = [path for path, _, _ in files] + [MANIFEST]
         with _exclusive(self.out.parent):
             _carry_over_foreign_files(self.out, self.folder, set(written))
-            retired = _swap(self.folder, self.out)
-        if retired is not None:
-            remove = functools.partial(shutil.rmtree, retired, ignore_errors=True)
-            remove() if defer is None else defer(remove)
+            _swap(self.folder, self.out)
         return written
 
     def sha256s(self) -> dict[str, str]:
@@ -215,11 +210,10 @@ def _files_under(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def _swap(staging: Path, out: Path) -> Path | None:
-    """Put `staging` in the place of `out`; the folder the previous `out` was moved to, if any."""
+def _swap(staging: Path, out: Path) -> None:
     if not out.exists():
         os.rename(staging, out)
-        return None
+        return
     retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     os.rmdir(retired)
     os.rename(out, retired)
@@ -228,7 +222,7 @@ def _swap(staging: Path, out: Path) -> Path | None:
     except OSError:
         os.rename(retired, out)  # put the previous build back
         raise
-    return retired
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _parent(path: str) -> str:

@@ -253,20 +253,6 @@ def test_a_session_does_not_digest_reused_systems_again(tmp_path: Path, kept, mo
     assert digested == ["alpha"]  # beta and Status, unchanged, came from memory with their digests
 
 
-def test_a_session_removes_the_previous_output_when_told(tmp_path: Path, kept) -> None:
-    from integc.build import build_project
-
-    project, out = _new_project(tmp_path)
-    build_project(project, out)
-    _write(project, _apply(FILES, "retitle alpha"))
-    build_project(project, out)
-    retired = list(project.glob(".build.old-*"))
-    assert len(retired) == 1 and (retired[0] / "integc-manifest.json").is_file()  # the first build's
-    assert "Alpha, renamed" in (out / "openapi" / "alpha.openapi.yaml").read_text()
-    kept.run_deferred()
-    assert not retired[0].exists() and not kept.deferred
-
-
 def test_builds_in_a_session_write_what_cold_builds_write(tmp_path: Path, kept) -> None:
     project, out = _new_project(tmp_path)
     files = dict(FILES)

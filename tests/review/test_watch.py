@@ -189,7 +189,6 @@ def test_cli_build_watch_end_to_end(tmp_path):
         main.write_text(good.replace("sales-ops", "sales-team") if "sales-ops" in good else good + "\n")
         expect("build ok in ")
         assert manifest.stat().st_mtime_ns != first
-        assert _wait_for(lambda: not list(project.glob(".build.old-*")))  # removed after the report
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
         expect("stopped watching", timeout=5)
@@ -197,3 +196,36 @@ def test_cli_build_watch_end_to_end(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_each_rebuild_of_a_watch_emits_only_what_changed(tmp_path, capsys):
+    """Edits back and forth: every rebuild links the unchanged files (the same inodes). Whatever the
+    watch does after a build (removing the previous output changes its files' link counts, and so
+    their ctimes), the next build must still trust them."""
+    from integc.build import build_project
+
+    for name, text in (("main.integ", 'package w version "1.0.0"\nimport "a.integ"\nimport "b.integ"\n'),
+                       ("a.integ", 'system alpha {\n  title "Alpha"\n  base_url "https://a.example.com"\n'
+                                   '  entity T { id: string @key }\n  expose T at "/t" { list }\n}\n'),
+                       ("b.integ", 'system beta {\n  base_url "https://b.example.com"\n'
+                                   '  entity U { id: string @key }\n  expose U at "/u" { list }\n}\n')):
+        (tmp_path / name).write_text(text)
+    built: list[int] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=watch_and_rebuild, daemon=True, args=(
+        tmp_path, None, lambda: built.append(1) or (1 if build_project(tmp_path).diagnostics.has_errors else 0),
+        stop))
+    thread.start()
+    beta = tmp_path / "build" / "openapi" / "beta.openapi.yaml"
+    assert _wait_for(lambda: len(built) == 1 and "build ok" in capsys.readouterr().err)
+    original = (tmp_path / "a.integ").read_text()
+    for round_ in range(4):
+        before = beta.stat().st_ino
+        time.sleep(0.3)
+        (tmp_path / "a.integ").write_text(original if round_ % 2 else original.replace("Alpha", "Alpha 2"))
+        assert _wait_for(lambda: len(built) == round_ + 2)
+        assert _wait_for(lambda: "build ok" in capsys.readouterr().err)
+        time.sleep(0.3)  # whatever the watch does after its report
+        assert beta.stat().st_ino == before, f"beta's document emitted again in rebuild {round_ + 1}"
+    stop.set()
+    thread.join(timeout=10)
