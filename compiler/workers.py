@@ -366,8 +366,8 @@ class Keeper:
         try:
             with os.fdopen(self._requests, "wb") as stream:
                 _send(stream, request, None)
-        except OSError:
-            pass
+        except (OSError, RecursionError, pickle.PicklingError):  # unsent (nesting too deep to pickle):
+            pass  # the child leaves unasked, and the caller does the work itself
         self._requests = None
 
     def answer(self, key: object) -> object | None:

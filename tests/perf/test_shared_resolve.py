@@ -161,3 +161,30 @@ def test_shared_with_files_from_the_build_cache(tmp_path, monkeypatch):
     assert keepers and keepers[0] is not None
     assert checked.project == fresh.project and checked.project is not None
     assert [_key(d) for d in checked.diagnostics.sorted()] == [_key(d) for d in fresh.diagnostics.sorted()]
+
+
+def test_the_deepest_nesting_allowed_resolves_alike(tmp_path, monkeypatch):
+    folder = _project(tmp_path / "p", 40, {})
+    (folder / "integc.toml").write_text("[limits]\nmax_depth = 200\n", encoding="utf-8")
+    deep = "list<" * 199 + "string" + ">" * 199
+    for i in (0, 39):  # one file on each side of the split
+        (folder / "systems" / f"s{i:02}.integ").write_text(SYSTEM.format(i=i) + f"type Deep{i} {{\n  a: {deep}\n}}\n",
+                                                           encoding="utf-8")
+    serial = _compile(folder, monkeypatch, 1)
+    assert serial[0] is not None
+    assert _compile(folder, monkeypatch, 2) == serial
+
+
+def test_a_request_that_cannot_be_pickled_changes_nothing(tmp_path, monkeypatch):
+    folder = _project(tmp_path / "p", 40, {})
+    serial = _compile(folder, monkeypatch, 1)
+    real = workers._send
+
+    def send(stream, message, dispatch_table):
+        if dispatch_table is None:  # the request to the worker
+            raise RecursionError("maximum recursion depth exceeded while pickling an object")
+        real(stream, message, dispatch_table)
+    monkeypatch.setattr(workers, "_send", send)
+    here = _resolved_here(monkeypatch)
+    assert _compile(folder, monkeypatch, 2) == serial
+    assert len(here) == 40  # unasked, the worker resolved nothing: this process did it all
