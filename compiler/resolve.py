@@ -21,6 +21,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Callable, Protocol
@@ -258,12 +259,8 @@ class Resolver:
         for decl in decls:
             entry = known.get(decl.name.text)
             if entry is None:
-                found = Diagnostics()
-                outer, self._d = self._d, found
-                try:
+                with self._collected() as found:
                     entry = (self._enum(decl), tuple(found.items))
-                finally:
-                    self._d = outer
             self.symbols.enums[decl.name.text] = entry[0]
             self._d.items.extend(entry[1])
             resolved.append(entry)
@@ -298,15 +295,22 @@ class Resolver:
             self._d.items.extend(earlier.diagnostics)
             return
         module = self._reuse.full(index) if self._reuse is not None else self._modules[index]
-        found = Diagnostics()
-        outer, self._d, self._wire._diagnostics = self._d, found, found
-        try:
+        with self._collected() as found:
             systems = tuple(self._resolve_system(module.declarations[i]) for i in positions)
-        finally:
-            self._d = self._wire._diagnostics = outer
         self._d.items.extend(found.items)
         if self._reuse is not None:
             self._reuse.keep(index, Resolved(environment, systems, tuple(found.items), enums))
+
+    @contextmanager
+    def _collected(self):
+        """Within the block, diagnostics go to the Diagnostics it yields: to be kept with what the
+        block made (a file's enums, its systems) and reported again when that is reused."""
+        found = Diagnostics()
+        outer, self._d, self._wire._diagnostics = self._d, found, found
+        try:
+            yield found
+        finally:
+            self._d = self._wire._diagnostics = outer
 
     def _resolve_system(self, decl: s.System) -> ir.System:
         name = decl.name.text
