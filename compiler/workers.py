@@ -373,8 +373,8 @@ class Keeper:
     def answer(self, key: object) -> object | None:
         """The child's answer for `key`, waiting for it; None if it gives none (it failed, or was not asked)."""
         if key not in self._answered and self._answers is not None:
-            for message in self._read_until(lambda message: message[0] == "answer" and message[1] == key):
-                if message[0] == "answer" and len(message) == 3:
+            for message in self._read_until(lambda message: _is_answer(message) and message[1] == key):
+                if _is_answer(message):
                     self._answered[message[1]] = message[2]
             if key not in self._answered:
                 self.close()
@@ -404,6 +404,10 @@ class Keeper:
             if last(message):
                 break
         return messages
+
+
+def _is_answer(message: tuple) -> bool:
+    return message[0] == "answer" and len(message) == 3
 
 
 def _send(stream, message: object, dispatch_table: dict | None) -> None:
