@@ -53,7 +53,8 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
            incremental: bool) -> BuildResult:
     diagnostics = Diagnostics()
     config = load_config(path, diagnostics, out)
-    cache = None
+    cache = helper = None
+    fingerprint = ""
     if incremental and config is not None and _out_folder_problem(config) is None:
         from integc import cache as build_cache
 
@@ -63,7 +64,23 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             reused = _reuse(cache, fingerprint, path, config, diagnostics)
             if reused is not None:
                 return reused
-    compiled = compile_config(path, config, diagnostics, cache, meanwhile=lambda: _prepare_targets(config))
+            if _previous_outputs(cache, fingerprint, config):
+                helper = _start_helper(config)
+    try:
+        return _compile_and_emit(path, config, diagnostics, cache, fingerprint, emit_ir, strict, helper)
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostics: Diagnostics, cache,
+                      fingerprint: str, emit_ir: bool, strict: bool, helper) -> BuildResult:
+    def prepare_here() -> None:  # while other cores parse: the helper is not needed then
+        if helper is not None:
+            helper.close()
+        _prepare_targets(config)
+
+    compiled = compile_config(path, config, diagnostics, cache, meanwhile=prepare_here)
     result = BuildResult(compiled)
     from integc.targets import Artifact
     from integc.writer import OutputError, StagedOutput
@@ -79,7 +96,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None
         previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
-        emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous)
+        emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous, helper)
         if emit_ir:
             staged.adopt(staged.write([Artifact(IR_FILE, ir_json_bytes(project, config.root))]))
             emitted.append(IR_FILE)
@@ -220,30 +237,29 @@ def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostic
 
 
 def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics, staged, cache,
-                 previous: dict) -> tuple[list[str], list[tuple[str, list[str], list[Diagnostic]]]]:
+                 previous: dict, helper=None) -> tuple[list[str], list[tuple[str, list[str], list[Diagnostic]]]]:
     """Emit every unit into `staged`, or link its files from the previous build when its inputs
     and those files are unchanged. Returns the paths, in unit order, and the units emitted now
-    (cache key, paths, diagnostics) for the cache."""
+    (cache key, paths, diagnostics) for the cache. `helper` (integc.workers.Helper, or None) has
+    been preparing the targets since before the build compiled."""
     from integc.cache import STORE_AHEAD_MIN_MODULES, DigestMemo
-    from integc.workers import run_units
+    from integc.workers import processes_for, run_units
 
     entries = target_units(project, config, diagnostics)
     kept = _session(cache)
-    memo = DigestMemo(kept.digests if kept is not None else None)
+    memo = cache.digests if cache is not None else DigestMemo()
 
     def keys_of(indices) -> dict[int, str]:
         return {i: cache.unit_key(entries[i][0], entries[i][1], entries[i][2].key, entries[i][2].inputs, memo)
                 for i in indices if cache is not None and entries[i][2].inputs is not None}
 
     # With a previous build to reuse from, the keys decide what to emit; without one (a cold build)
-    # they are only stored for next time, and a worker computes them while the others emit. In a
-    # session the keys are digested here, into a memo the next build starts from.
+    # they are only stored for next time, and a worker computes them while the others emit. The
+    # systems and enums of the files resolved before come with their digests (integc.cache), so
+    # that only what changed is digested here. In a session the memo is kept for the next build.
+    keys = keys_of(range(len(entries))) if kept is not None or previous else {}
     if kept is not None:
-        _prepare_targets(config)
-        keys = keys_of(range(len(entries)))
         kept.digests = memo
-    else:
-        keys = _keys_meanwhile(lambda: keys_of(range(len(entries))), config) if previous else {}
     paths: list[list[str]] = [[] for _ in entries]
     todo = []
     links: list[tuple[str, str, str, int]] = []
@@ -255,6 +271,14 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         else:
             paths[i], found = reused
             diagnostics.items.extend(found)
+    # The units are emitted here, or by workers forked from here that inherit what `prepare` loads:
+    # unless the helper prepared the targets for this process alone (few units), load it now (a
+    # cold build did while other cores parsed: again is quick).
+    if helper is None or not helper.alive or processes_for(len(todo)) > 1:
+        if helper is not None:
+            helper.close()
+        if todo:
+            _prepare_targets(config)
     linked = staged.link(links)  # many files: a worker links them while the changed units are emitted
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
@@ -292,21 +316,6 @@ def _session(cache):
     from integc.cache import session
 
     return session()
-
-
-def _keys_meanwhile(keys_of_all: Callable[[], dict[int, str]], config: ProjectConfig) -> dict[int, str]:
-    """The units' keys, digested by a forked worker while this process prepares the targets.
-
-    An incremental build that parsed few files has not prepared them yet (that happens while
-    other cores parse), and the units it is about to emit need what `prepare` loads (the
-    OpenAPI validators: ~0.2 s of imports, longer than the keys take). Where nothing turns out
-    to need emitting, the build loses only what the preparation takes beyond the keys.
-    """
-    from integc.workers import start_side_job
-
-    waiting = start_side_job(keys_of_all)
-    _prepare_targets(config)
-    return waiting()
 
 
 def _previous_outputs(cache, fingerprint: str, config: ProjectConfig) -> dict[str, tuple]:
@@ -373,6 +382,21 @@ def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         else:
             units.append((name, options, Unit(name, None, functools.partial(target.emit, project, options))))
     return units
+
+
+def _start_helper(config: ProjectConfig):
+    """A helper process (integc.workers.Helper) preparing every enabled target while this one
+    compiles, and lent to the targets that can use one; None where there is nothing to lend."""
+    from integc.targets import load_targets
+    from integc.workers import Helper
+
+    users = [target for name, target in load_targets().items()
+             if config.targets.get(name, {}).get("enabled", True) and hasattr(target, "use_helper")]
+    helper = Helper.start(lambda: _prepare_targets(config)) if users else None
+    if helper is not None:
+        for target in users:
+            target.use_helper(helper)
+    return helper
 
 
 def _prepare_targets(config: ProjectConfig) -> None:

@@ -238,6 +238,13 @@ def _loads(data: bytes, allowed: dict[tuple[str, str], type] | None = None):
 
 # ---------------------------------------------------------------- digests of IR values
 
+def _digested_values(resolved) -> tuple:
+    """The values of a resolved file (integc.resolve.Resolved) that units take as inputs: its
+    systems and enums. Their digests are stored with it, computed from the very values stored,
+    so a build that loads them knows their digests without pickling them again."""
+    return (*resolved.systems, *(enum for enum, _ in resolved.enums))
+
+
 @lru_cache(maxsize=1)
 def _ir_dispatch_table() -> dict:
     """Pickle IR values (and spans) as (class, field values): a faithful, fast serialisation to digest."""
@@ -255,15 +262,20 @@ def _digest_values(values: tuple, digest, memo: DigestMemo) -> None:
             _digest_values(value, digest, memo)
             digest.update(b")")
             continue
-        known = memo.get(value)
-        if known is None:
-            stream = io.BytesIO()
-            pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
-            pickler.dispatch_table = _ir_dispatch_table()
-            pickler.fast = True  # no memo: the bytes depend on the values only, not on which are shared
-            pickler.dump(value)
-            known = memo.put(value, hashlib.sha256(stream.getvalue()).digest())
-        digest.update(known)
+        digest.update(_value_digest(value, memo))
+
+
+def _value_digest(value, memo: DigestMemo) -> bytes:
+    """The SHA-256 of one value's pickle (IR classes by their fields), from `memo` when it has it."""
+    known = memo.get(value)
+    if known is None:
+        stream = io.BytesIO()
+        pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = _ir_dispatch_table()
+        pickler.fast = True  # no memo: the bytes depend on the values only, not on which are shared
+        pickler.dump(value)
+        known = memo.put(value, hashlib.sha256(stream.getvalue()).digest())
+    return known
 
 
 class DigestMemo:
@@ -336,6 +348,10 @@ class BuildCache:
         self._record: dict | None = None
         self._record_read = False  # `load_record` reads it once: a build asks for it several times
         self._storing: Callable[[], dict[str, bool]] | None = None  # see start_storing
+        # The digests of this build's IR values (unit keys), starting from those of the systems and
+        # enums of the resolved files it loaded (stored with them) and of the session's last build.
+        kept = session()
+        self.digests = DigestMemo(kept.digests if kept is not None else None)
 
     @property
     def writable(self) -> bool:
@@ -482,9 +498,15 @@ class BuildCache:
             if payload is None:
                 return None
             try:
-                module, diagnostics, resolved = entry = _loads(payload, _resolved_classes())
+                module, diagnostics, resolved, digests = _loads(payload, _resolved_classes())
+                entry = (module, diagnostics, resolved)
+                values = _digested_values(resolved)
             except Exception:  # noqa: BLE001 -- a damaged entry is a miss
                 return None
+            if type(digests) is tuple and len(digests) == len(values):
+                for value, digest in zip(values, digests):
+                    if type(digest) is bytes:
+                        self.digests.put(value, digest)
             if kept is not None:
                 kept.resolved[key] = entry
         self._used_resolved.add(key)
@@ -509,7 +531,8 @@ class BuildCache:
         stored: dict[str, bool] = {}
         for key, entry in self._new_resolved.items():
             try:
-                self._write(f"resolved/{key}", _dumps(entry, resolved_dispatch_table()))
+                digests = tuple(_value_digest(value, self.digests) for value in _digested_values(entry[2]))
+                self._write(f"resolved/{key}", _dumps((*entry, digests), resolved_dispatch_table()))
                 stored[key] = True
             except (OSError, RecursionError, pickle.PicklingError):
                 stored[key] = False

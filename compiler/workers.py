@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import signal
 import threading
 from typing import TYPE_CHECKING, Callable
 
@@ -136,6 +137,101 @@ def start_side_job(job: Callable[[], object]) -> Callable[[], object]:
         delivered = child.collect()
         return delivered["side"][0] if "side" in delivered else job()
     return wait
+
+
+class Helper:
+    """A forked process that loads what this one will need later (`setup`, such as the targets'
+    validators) while this one works, then runs calls for this process (`call`), which thus never
+    loads it. A build that emits few units starts one before it compiles: the ~0.2 s the
+    OpenAPI validators take to import then pass on the other core.
+
+    Only the process that started the helper calls it (a process forked later gets None, as
+    does a call after the helper failed or was closed): the caller then does the work itself,
+    so the outcome never depends on the helper.
+    """
+
+    def __init__(self, pid: int, answers: int, requests: int):
+        self.pid = pid
+        self._owner = os.getpid()
+        self._answers: int | None = answers
+        self._requests = os.fdopen(requests, "wb")
+
+    @property
+    def alive(self) -> bool:
+        """Whether it may still answer (it has not failed nor been closed)."""
+        return self._answers is not None
+
+    @classmethod
+    def start(cls, setup: Callable[[], object]) -> Helper | None:
+        """A helper running `setup`, or None where forking is not safe (as for `run_units`)."""
+        if processes_for(2 * MIN_UNITS_PER_PROCESS) < 2:
+            return None
+        try:
+            answers_read, answers_write = os.pipe()
+            requests_read, requests_write = os.pipe()
+            _pipe_capacity(requests_write, ANSWER_PIPE_BYTES)  # a request waits there during `setup`
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:
+            status = 70
+            try:
+                os.close(answers_read)
+                os.close(requests_write)
+                try:
+                    setup()
+                except Exception:  # noqa: BLE001 - calls then load what they need themselves
+                    pass
+                with os.fdopen(answers_write, "wb") as stream:
+                    while (request := _read_one(requests_read)) is not None:
+                        _send(stream, _answer_call(request), None)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(answers_write)
+        os.close(requests_read)
+        return cls(pid, answers_read, requests_write)
+
+    def call(self, function: Callable, *args) -> tuple[object] | None:
+        """(function(*args),) as the helper computes it (`function` a module-level function, the
+        arguments and value picklable); None if it cannot answer (then nothing more is asked of it)."""
+        if self._answers is None or os.getpid() != self._owner:
+            return None
+        try:
+            _send(self._requests, (function, args), None)
+        except (OSError, RecursionError, pickle.PicklingError, TypeError, AttributeError):
+            self.close()
+            return None
+        answer = _read_one(self._answers)
+        if not (isinstance(answer, tuple) and len(answer) == 1):  # it failed, or the call raised there
+            self.close()
+            return None
+        return answer
+
+    def close(self) -> None:
+        """End the helper (at once: it may still be in `setup`, which nothing needs now) and reap it."""
+        if self._answers is None or os.getpid() != self._owner:
+            return
+        try:
+            self._requests.close()
+        except OSError:  # a request it never read: the helper ends all the same
+            pass
+        os.close(self._answers)
+        self._answers = None
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def _answer_call(request: object) -> tuple:
+    """In a helper: (value,) of a call `(function, args)`, or () when it raised or is not a call."""
+    try:
+        function, args = request  # type: ignore[misc]
+        return (function(*args),)
+    except Exception:  # noqa: BLE001 - the caller does that call itself, and meets what it raises
+        return ()
 
 
 def _run(unit: Unit) -> Result:

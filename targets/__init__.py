@@ -69,7 +69,11 @@ class Target(Protocol):
     """A target: `name`, `options_schema`, `emit`; optionally `units(project, options)` (its
     output in parts, emitted on every core and reused when their inputs did not change) and
     `prepare()` (load what `emit` will need, such as validators: the build calls it early, in
-    the process its workers are forked from, so that it happens once; it must not fail)."""
+    the process its workers are forked from, so that it happens once; it must not fail) and
+    `use_helper(helper)` (a build that will emit few units may instead run every `prepare` in
+    an integc.workers.Helper, forked before it compiles: `emit` then sends the costly calls
+    there with `helper.call(function, *args)`, doing the work itself when that gives None,
+    until `prepare` runs in this process after all)."""
     name: str
     options_schema: dict
 

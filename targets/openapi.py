@@ -21,7 +21,7 @@ from integc.ir import Entity, Expose, Field, Operation, Project, System, TypeRef
 from integc.naming import operation_id, plural
 from integc.targets import Artifact, Unit, emit_units
 from integc.targets import schema_common as sc
-from integc.targets.openapi_check import prepare_validation, validation_problem
+from integc.targets.openapi_check import prepare_validation, validate_in, validation_problem
 from integc.targets.serialise import dump_json, dump_yaml
 
 OPENAPI_VERSION = "3.1.0"
@@ -65,6 +65,9 @@ class OpenAPITarget:
 
     def prepare(self) -> None:
         prepare_validation()
+
+    def use_helper(self, helper) -> None:
+        validate_in(helper)
 
     def units(self, project: Project, options: dict) -> list[Unit]:
         """One unit per system with a document: it depends on the system and the types it reaches."""

@@ -138,8 +138,6 @@ class MappingTarget:
     }
 
     def emit(self, project: ir.Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
-        from integc.targets.mapping.testing import check_examples
-
         artifacts: list[Artifact] = []
         checked: list[tuple[ir.Flow, str]] = []
         for flow in project.flows:  # two flows whose module names differ only in case: E0801 in build.py
@@ -153,8 +151,11 @@ class MappingTarget:
             artifacts.append(Artifact(f"mappings/{module}.py", source))
             if options.get("check_examples", True):
                 checked.append((flow, source))
-        # One bounded child process maps every example (testing.check_examples).
-        problems = check_examples(project, checked) if checked else {}
+        problems: dict[str, str] = {}
+        if checked:  # one bounded child process maps every example (imported only then: it needs jsonschema)
+            from integc.targets.mapping.testing import check_examples
+
+            problems = check_examples(project, checked)
         for flow, _ in checked:
             problem = problems.get(flow.name)
             if problem is not None:

@@ -522,21 +522,93 @@ def test_making_the_links_again_keeps_the_previous_files_intact(tmp_path: Path) 
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
-def test_a_worker_digests_the_units_while_this_process_prepares_the_targets(project: Path, tmp_path: Path,
-                                                                            monkeypatch) -> None:
-    import integc.build as build
+def test_a_helper_prepares_the_targets_and_validates_the_documents_of_a_small_change(project: Path, tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    from integc import workers
+    from integc.targets import openapi_check
 
-    monkeypatch.setenv("INTEGC_JOBS", "2")
+    # two cores, as on a machine with them (INTEGC_JOBS would force two processes on 5 units too)
+    monkeypatch.setattr(workers, "processes_for", lambda units: 2 if units >= 2 * workers.MIN_UNITS_PER_PROCESS else 1)
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    calls: list = []
+    call = workers.Helper.call
+
+    def spy(helper, function, *args):
+        answered = call(helper, function, *args)
+        calls.append((helper.pid, function, args, answered))
+        return answered
+    monkeypatch.setattr(workers.Helper, "call", spy)
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    # the edited system's document, validated by the helper, with the verdict this process gives
+    assert [function for _, function, _, _ in calls] == [openapi_check._problem_here]
+    pid, _, (document,), answered = calls[0]
+    assert pid != os.getpid() and answered == (None,) == (openapi_check._problem_here(document),)
+    assert document["info"]["title"].startswith("Renamed ")
+    with pytest.raises(ChildProcessError):  # the build ended its helper, and reaped it
+        os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_change_to_many_units_prepares_the_targets_here_for_the_workers(project: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    import integc.build as build
+    from integc import workers
+
+    monkeypatch.setenv("INTEGC_JOBS", "2")  # two processes for any number of units
     out = tmp_path / "out"
     build_project(project, out)
     target = _system_file(project)
     target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
     events: list = []
-    _side_job_spy(monkeypatch, events)
-    prepare = build._prepare_targets
-    monkeypatch.setattr(build, "_prepare_targets", lambda config: (events.append(("prepare",)), prepare(config)))
+    prepare, start = build._prepare_targets, workers.Helper.start
+    monkeypatch.setattr(build, "_prepare_targets", lambda config: (events.append("prepare here"), prepare(config)))
+    monkeypatch.setattr(workers.Helper, "start", classmethod(lambda cls, setup: events.append("helper") or start(setup)))
+    monkeypatch.setattr(workers.Helper, "call", lambda *args: events.append("call"))
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
-    keys = [i for i, event in enumerate(events) if len(event) == 2 and isinstance(event[1], dict)]
-    assert len(keys) == 1 and events[keys[0]][0] != os.getpid()
-    assert events[keys[0] - 2:keys[0]] == [("start",), ("prepare",)]  # prepared while the worker digested
-    assert all(isinstance(key, str) and len(key) == 64 for key in events[keys[0]][1].values())
+    assert events[:2] == ["helper", "prepare here"] and "call" not in events
+
+
+def test_a_small_change_digests_only_what_changed(project: Path, tmp_path: Path, monkeypatch) -> None:
+    """The systems and enums of the files resolved before come with their digests: the unit keys
+    of a one-file change digest that file's systems and enums alone."""
+    from integc import cache, ir
+
+    out = tmp_path / "out"
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    missed: list = []
+    get = cache.DigestMemo.get
+
+    def spy(memo, value):
+        known = get(memo, value)
+        if known is None and isinstance(value, (ir.System, ir.EnumDef)):
+            missed.append(value)
+        return known
+    monkeypatch.setattr(cache.DigestMemo, "get", spy)
+    build_project(project, out)
+    edited = {d.name.text for d in _declarations(target)}
+    assert missed and {value.name for value in missed} <= edited
+    monkeypatch.undo()
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+
+
+def _declarations(path: Path) -> list:
+    from integc.diagnostics import Diagnostics
+    from integc.parser import parse_module
+
+    return list(parse_module(path.read_text(encoding="utf-8"), path.name, Diagnostics()).declarations)
+
+
+def test_stored_digests_are_those_of_the_values_stored(project: Path, tmp_path: Path) -> None:
+    from integc.cache import DigestMemo, _digested_values, _value_digest
+
+    out = tmp_path / "out"
+    build_project(project, out)
+    reader = BuildCache.open(out, writable=False)
+    entries = [reader.load_resolved(path.name) for path in (cache_folder(out) / "resolved").iterdir()]
+    values = [value for entry in entries if entry is not None for value in _digested_values(entry[2])]
+    assert values and all(reader.digests.get(value) == _value_digest(value, DigestMemo()) for value in values)

@@ -179,3 +179,76 @@ def test_a_side_job_whose_child_dies_is_done_here(monkeypatch):
         return "done here"
 
     assert workers.start_side_job(job)() == "done here"
+
+
+# ---------------------------------------------------------------- the helper (integc.workers.Helper)
+
+_SETUP_MARK: list = []
+
+
+def _setup() -> None:
+    _SETUP_MARK.append(os.getpid())
+
+
+def _pid_and_setup(x: int) -> tuple[int, list, int]:
+    return os.getpid(), list(_SETUP_MARK), x * 2
+
+
+def _raises(x: int) -> int:
+    raise ValueError(x)
+
+
+def _unreaped(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
+
+
+def test_a_helper_runs_its_setup_then_the_calls_of_this_process(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    helper = workers.Helper.start(_setup)
+    try:
+        (first,) = helper.call(_pid_and_setup, 21)
+        (second,) = helper.call(_pid_and_setup, 1)
+        assert first == (helper.pid, [helper.pid], 42) and second[2] == 2 and first[0] != os.getpid()
+        assert _SETUP_MARK == []  # the setup ran there, not here
+    finally:
+        helper.close()
+    assert not helper.alive and helper.call(_pid_and_setup, 1) is None and not _unreaped(helper.pid)
+
+
+def test_a_helper_that_cannot_answer_gives_none_and_asks_nothing_more(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    helper = workers.Helper.start(_setup)
+    assert helper.call(_raises, 1) is None and not helper.alive  # the caller then meets the error itself
+    helper = workers.Helper.start(_setup)
+    assert helper.call(lambda: 1) is None and not helper.alive  # a local function cannot be sent
+    helper = workers.Helper.start(_setup)
+    os.kill(helper.pid, 9)
+    assert helper.call(_pid_and_setup, 1) is None and not helper.alive and not _unreaped(helper.pid)
+
+
+def test_only_the_process_that_started_a_helper_calls_it(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    helper = workers.Helper.start(_setup)
+    try:
+        child = workers.start_side_job(lambda: (os.getpid(), helper.call(_pid_and_setup, 1)))
+        pid, answered = child()
+        assert pid != os.getpid() and answered is None  # a forked worker does the work itself
+        assert helper.call(_pid_and_setup, 1)[0][2] == 2  # and the helper still serves this process
+    finally:
+        helper.close()
+
+
+def test_a_helper_is_not_forked_where_forking_is_not_safe(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "1")
+    assert workers.Helper.start(_setup) is None
+
+
+def test_closing_a_helper_still_in_its_setup_does_not_wait_for_it(monkeypatch):
+    monkeypatch.setenv("INTEGC_JOBS", "2")
+    helper = workers.Helper.start(lambda: time.sleep(60))
+    started = time.monotonic()
+    helper.close()
+    assert time.monotonic() - started < 5 and not _unreaped(helper.pid)
