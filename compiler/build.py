@@ -64,8 +64,8 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             reused = _reuse(cache, fingerprint, path, config, diagnostics)
             if reused is not None:
                 return reused
-            if _previous_outputs(cache, fingerprint, config):
-                helper = _start_helper(config)
+            if _previous_outputs(cache, fingerprint, config) and _session(cache) is None:
+                helper = _start_helper(config)  # (a session has prepared them in its first build)
     try:
         return _compile_and_emit(path, config, diagnostics, cache, fingerprint, emit_ir, strict, helper)
     finally:

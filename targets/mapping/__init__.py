@@ -11,20 +11,23 @@ against the target's schema: a failure is E0307.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import keyword
 import pprint
 import re
 import types
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from integc import __version__, ir
 from integc.diagnostics import Diagnostics
-from integc.targets import Artifact
+from integc.targets import Artifact, Unit, emit_units
 from integc.targets.mapping.codegen import FlowGenerator, GenerationError, py
 from integc.targets.mapping.pretty import Pretty
 from integc.targets.mapping.schemas import project_cache, release
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["TARGET", "MappingTarget", "GenerationError", "load_module", "module_name", "module_source",
            "render_module", "render_registry"]
@@ -43,17 +46,24 @@ def _pyblock(value: object, pretty: Pretty | None = None) -> str:
     return pretty.literal(value)
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("integc.targets.mapping", "."),
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,  # the output is Python; every value goes through `py` instead
-    keep_trailing_newline=True,
-    trim_blocks=False,
-    lstrip_blocks=False,
-    auto_reload=False,  # package files: loaded once, not looked at again on every render
-)
-_ENV.filters["py"] = py
-_ENV.filters["pyblock"] = _pyblock
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """The templates' environment, made (and Jinja2 imported) at the first render: a build whose
+    mapping output is unchanged renders nothing."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("integc.targets.mapping", "."),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # the output is Python; every value goes through `py` instead
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        auto_reload=False,  # package files: loaded once, not looked at again on every render
+    )
+    env.filters["py"] = py
+    env.filters["pyblock"] = _pyblock
+    return env
 
 
 def module_name(flow_name: str) -> str:
@@ -80,7 +90,7 @@ def render_module(project: ir.Project, flow: ir.Flow | str) -> str:
     flow = _flow(project, flow)
     cache = project_cache(project)
     generated = FlowGenerator(project, flow).generate()
-    return _ENV.get_template("module.py.j2").render(
+    return _environment().get_template("module.py.j2").render(
         version=__version__,
         flow=flow.name,
         source=flow.source,
@@ -111,7 +121,7 @@ def module_source(project: ir.Project, flow: ir.Flow | str) -> bytes:
 def render_registry(project: ir.Project) -> str:
     """`mappings/__init__.py`: FLOWS (flow name -> module name) and `load(flow)`."""
     flows = {flow.name: module_name(flow.name) for flow in project.flows}
-    return _ENV.get_template("registry.py.j2").render(
+    return _environment().get_template("registry.py.j2").render(
         version=__version__, package=project.package, package_version=project.version, flows=flows)
 
 
@@ -138,6 +148,16 @@ class MappingTarget:
     }
 
     def emit(self, project: ir.Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
+        return emit_units(self.units(project, options), diagnostics)
+
+    def units(self, project: ir.Project, options: dict) -> list[Unit]:
+        """One unit. Without flows it reads only the package's name and version (the registry), so
+        a build reuses it while they are unchanged; with flows it reads the schemas and types the
+        flows reach, and is emitted every time (inputs None)."""
+        inputs = None if project.flows else (project.package, project.version, project.flows)
+        return [Unit("mapping", inputs, functools.partial(self._emit, project, options))]
+
+    def _emit(self, project: ir.Project, options: dict, diagnostics: Diagnostics) -> list[Artifact]:
         artifacts: list[Artifact] = []
         checked: list[tuple[ir.Flow, str]] = []
         for flow in project.flows:  # two flows whose module names differ only in case: E0801 in build.py
