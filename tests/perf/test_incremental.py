@@ -421,6 +421,36 @@ def test_a_changed_file_re_emits_only_the_units_it_feeds(project: Path, tmp_path
     assert "integc-manifest.json" in renewed
 
 
+def test_the_mapping_output_of_a_project_without_flows_is_reused(tmp_path: Path) -> None:
+    """Without flows the mapping target writes only its registry, which reads the package's name and
+    version: a change elsewhere keeps it (same file); with flows it is made again every time."""
+    folder = tmp_path / "landscape"
+    subprocess.run([sys.executable, str(GENERATOR), "3", str(folder)], check=True)
+    out = tmp_path / "out"
+    build_project(folder, out)
+    registry = out / "mappings" / "__init__.py"
+    before = registry.stat().st_ino
+    target = _system_file(folder)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    assert_same_as_cold(folder, out, tmp_path, expect_reused=False)
+    assert registry.stat().st_ino == before
+    main = folder / "main.integ"
+    main.write_bytes(main.read_bytes().replace(b'version "', b'version "9', 1))
+    assert_same_as_cold(folder, out, tmp_path, expect_reused=False)
+    assert registry.stat().st_ino != before and b"91.0.0" in registry.read_bytes()
+
+
+def test_the_mapping_output_of_a_project_with_flows_is_made_every_time(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    registry = out / "mappings" / "__init__.py"
+    before = registry.stat().st_ino
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
+    assert registry.stat().st_ino != before
+
+
 def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     build_project(project, out)
