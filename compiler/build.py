@@ -53,7 +53,8 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
            incremental: bool) -> BuildResult:
     diagnostics = Diagnostics()
     config = load_config(path, diagnostics, out)
-    cache = helper = None
+    cache = None
+    preparation = _Preparation(config)
     fingerprint = ""
     if incremental and config is not None and _out_folder_problem(config) is None:
         from integc import cache as build_cache
@@ -65,22 +66,17 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             if reused is not None:
                 return reused
             if _previous_outputs(cache, fingerprint, config) and _session(cache) is None:
-                helper = _start_helper(config)  # (a session has prepared them in its first build)
+                preparation.start_helper()  # (a session has prepared them in its first build)
     try:
-        return _compile_and_emit(path, config, diagnostics, cache, fingerprint, emit_ir, strict, helper)
+        return _compile_and_emit(path, config, diagnostics, cache, fingerprint, emit_ir, strict, preparation)
     finally:
-        if helper is not None:
-            helper.close()
+        preparation.close()
 
 
 def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostics: Diagnostics, cache,
-                      fingerprint: str, emit_ir: bool, strict: bool, helper) -> BuildResult:
-    def prepare_here() -> None:  # while other cores parse: the helper is not needed then
-        if helper is not None:
-            helper.close()
-        _prepare_targets(config)
-
-    compiled = compile_config(path, config, diagnostics, cache, meanwhile=prepare_here)
+                      fingerprint: str, emit_ir: bool, strict: bool, preparation: _Preparation) -> BuildResult:
+    # The targets are prepared here while other cores parse, if they do (then the helper is not needed).
+    compiled = compile_config(path, config, diagnostics, cache, meanwhile=preparation.here)
     result = BuildResult(compiled)
     from integc.targets import Artifact
     from integc.writer import OutputError, StagedOutput
@@ -96,7 +92,7 @@ def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostic
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None
         previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
-        emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous, helper)
+        emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous, preparation)
         if emit_ir:
             staged.adopt(staged.write([Artifact(IR_FILE, ir_json_bytes(project, config.root))]))
             emitted.append(IR_FILE)
@@ -236,14 +232,13 @@ def emit_all(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostic
     return artifacts
 
 
-def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics, staged, cache,
-                 previous: dict, helper=None) -> tuple[list[str], list[tuple[str, list[str], list[Diagnostic]]]]:
+def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics, staged, cache, previous: dict,
+                 preparation: _Preparation) -> tuple[list[str], list[tuple[str, list[str], list[Diagnostic]]]]:
     """Emit every unit into `staged`, or link its files from the previous build when its inputs
     and those files are unchanged. Returns the paths, in unit order, and the units emitted now
-    (cache key, paths, diagnostics) for the cache. `helper` (integc.workers.Helper, or None) has
-    been preparing the targets since before the build compiled."""
+    (cache key, paths, diagnostics) for the cache."""
     from integc.cache import STORE_AHEAD_MIN_MODULES, DigestMemo
-    from integc.workers import processes_for, run_units
+    from integc.workers import run_units
 
     entries = target_units(project, config, diagnostics)
     kept = _session(cache)
@@ -271,14 +266,7 @@ def _emit_staged(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
         else:
             paths[i], found = reused
             diagnostics.items.extend(found)
-    # The units are emitted here, or by workers forked from here that inherit what `prepare` loads:
-    # unless the helper prepared the targets for this process alone (few units), load it now (a
-    # cold build did while other cores parsed: again is quick).
-    if helper is None or not helper.alive or processes_for(len(todo)) > 1:
-        if helper is not None:
-            helper.close()
-        if todo:
-            _prepare_targets(config)
+    preparation.before_emitting(len(todo))
     linked = staged.link(links)  # many files: a worker links them while the changed units are emitted
     first_of_target = tuple(position for position, i in enumerate(todo)
                             if position == 0 or entries[todo[position - 1]][0] != entries[i][0])
@@ -384,19 +372,46 @@ def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagno
     return units
 
 
-def _start_helper(config: ProjectConfig):
-    """A helper process (integc.workers.Helper) preparing every enabled target while this one
-    compiles, and lent to the targets that can use one; None where there is nothing to lend."""
-    from integc.targets import load_targets
-    from integc.workers import Helper
+class _Preparation:
+    """Who loads what the targets' emit needs (their `prepare`), once a build: this process,
+    before it forks the workers that emit (they inherit it), or a helper process
+    (integc.workers.Helper) forked before the build compiles, which prepares every enabled
+    target meanwhile and is lent to the targets that can use one (`use_helper`)."""
 
-    users = [target for name, target in load_targets().items()
-             if config.targets.get(name, {}).get("enabled", True) and hasattr(target, "use_helper")]
-    helper = Helper.start(lambda: _prepare_targets(config)) if users else None
-    if helper is not None:
-        for target in users:
-            target.use_helper(helper)
-    return helper
+    def __init__(self, config: ProjectConfig | None):
+        self._config = config
+        self._helper = None
+        self._done = False
+
+    def start_helper(self) -> None:
+        from integc.targets import load_targets
+        from integc.workers import Helper
+
+        config = self._config
+        users = [target for name, target in load_targets().items()
+                 if config.targets.get(name, {}).get("enabled", True) and hasattr(target, "use_helper")]
+        self._helper = Helper.start(lambda: _prepare_targets(config)) if users else None
+        for target in users if self._helper is not None else ():
+            target.use_helper(self._helper)
+
+    def here(self) -> None:
+        """Prepare the targets in this process (once), and end the helper."""
+        self.close()
+        if not self._done:
+            self._done = True
+            _prepare_targets(self._config)
+
+    def before_emitting(self, units: int) -> None:
+        """The helper serves the units this process emits alone; workers need the targets prepared here."""
+        from integc.workers import processes_for
+
+        helped = self._helper is not None and self._helper.alive and processes_for(units) == 1
+        if units and not helped:
+            self.here()
+
+    def close(self) -> None:
+        if self._helper is not None:
+            self._helper.close()
 
 
 def _prepare_targets(config: ProjectConfig) -> None:

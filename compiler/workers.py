@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import signal
+import sys
 import threading
 from typing import TYPE_CHECKING, Callable
 
@@ -147,11 +147,13 @@ class Helper:
 
     Only the process that started the helper calls it (a process forked later gets None, as
     does a call after the helper failed or was closed): the caller then does the work itself,
-    so the outcome never depends on the helper.
+    so the outcome never depends on the helper. The helper is forked twice over, so that it is
+    nobody's child to wait for, and holds none of this process's standard streams: `close`
+    returns at once, and the helper leaves when it finds its request pipe closed (after its
+    setup, if it is still in it; no signal is sent).
     """
 
-    def __init__(self, pid: int, answers: int, requests: int):
-        self.pid = pid
+    def __init__(self, answers: int, requests: int):
         self._owner = os.getpid()
         self._answers: int | None = answers
         self._requests = os.fdopen(requests, "wb")
@@ -173,24 +175,23 @@ class Helper:
             pid = os.fork()
         except OSError:
             return None
-        if pid == 0:
+        if pid == 0:  # the go-between: forks the helper and leaves at once
             status = 70
             try:
                 os.close(answers_read)
                 os.close(requests_write)
-                try:
-                    setup()
-                except Exception:  # noqa: BLE001 - calls then load what they need themselves
-                    pass
-                with os.fdopen(answers_write, "wb") as stream:
-                    while (request := _read_one(requests_read)) is not None:
-                        _send(stream, _answer_call(request), None)
+                if os.fork() == 0:
+                    _serve(setup, requests_read, answers_write)
                 status = 0
             finally:
                 os._exit(status)
         os.close(answers_write)
         os.close(requests_read)
-        return cls(pid, answers_read, requests_write)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        return cls(answers_read, requests_write)
 
     def call(self, function: Callable, *args) -> tuple[object] | None:
         """(function(*args),) as the helper computes it (`function` a module-level function, the
@@ -209,20 +210,37 @@ class Helper:
         return answer
 
     def close(self) -> None:
-        """End the helper (at once: it may still be in `setup`, which nothing needs now) and reap it."""
+        """Let the helper go: it leaves once it reads the end of its requests."""
         if self._answers is None or os.getpid() != self._owner:
             return
         try:
             self._requests.close()
-        except OSError:  # a request it never read: the helper ends all the same
+        except OSError:  # a request it never read: it leaves all the same
             pass
         os.close(self._answers)
         self._answers = None
+
+
+def _serve(setup: Callable[[], object], requests: int, answers: int) -> None:
+    """The helper: `setup`, then each call read from `requests`, answered on `answers`, until the
+    requests end; then leave. Its standard streams are /dev/null: whoever waits for the end of
+    this process's output does not wait for the helper."""
+    status = 70
+    try:
+        sys.stdin = sys.stdout = sys.stderr = None
+        quiet = os.open(os.devnull, os.O_RDONLY)
+        for standard in (0, 1, 2):
+            os.dup2(quiet, standard)
         try:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
+            setup()
+        except Exception:  # noqa: BLE001 - calls then load what they need themselves
             pass
+        with os.fdopen(answers, "wb") as stream:
+            while (request := _read_one(requests)) is not None:
+                _send(stream, _answer_call(request), None)
+        status = 0
+    finally:
+        os._exit(status)
 
 
 def _answer_call(request: object) -> tuple:

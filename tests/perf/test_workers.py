@@ -198,24 +198,37 @@ def _raises(x: int) -> int:
     raise ValueError(x)
 
 
-def _unreaped(pid: int) -> bool:
-    try:
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
-        return False
+def _leave() -> None:
+    os._exit(9)
 
 
+def _gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process `pid` has ended (and been reaped by whoever is its parent) within `within` s."""
+    deadline = time.monotonic() + within
+    while os.path.exists(f"/proc/{pid}"):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="no /proc to see processes in")
+
+
+@needs_proc
 def test_a_helper_runs_its_setup_then_the_calls_of_this_process(monkeypatch):
     monkeypatch.setenv("INTEGC_JOBS", "2")
     helper = workers.Helper.start(_setup)
-    try:
-        (first,) = helper.call(_pid_and_setup, 21)
-        (second,) = helper.call(_pid_and_setup, 1)
-        assert first == (helper.pid, [helper.pid], 42) and second[2] == 2 and first[0] != os.getpid()
-        assert _SETUP_MARK == []  # the setup ran there, not here
-    finally:
-        helper.close()
-    assert not helper.alive and helper.call(_pid_and_setup, 1) is None and not _unreaped(helper.pid)
+    (first,) = helper.call(_pid_and_setup, 21)
+    (second,) = helper.call(_pid_and_setup, 1)
+    pid = first[0]
+    assert first == (pid, [pid], 42) and second == (pid, [pid], 2) and pid != os.getpid()
+    assert _SETUP_MARK == []  # the setup ran there, not here
+    helper.close()
+    assert not helper.alive and helper.call(_pid_and_setup, 1) is None
+    assert _gone(pid)  # it left once its requests ended; it was never this process's child to reap
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def test_a_helper_that_cannot_answer_gives_none_and_asks_nothing_more(monkeypatch):
@@ -225,8 +238,8 @@ def test_a_helper_that_cannot_answer_gives_none_and_asks_nothing_more(monkeypatc
     helper = workers.Helper.start(_setup)
     assert helper.call(lambda: 1) is None and not helper.alive  # a local function cannot be sent
     helper = workers.Helper.start(_setup)
-    os.kill(helper.pid, 9)
-    assert helper.call(_pid_and_setup, 1) is None and not helper.alive and not _unreaped(helper.pid)
+    assert helper.call(_leave) is None and not helper.alive  # it died while answering
+    assert helper.call(_pid_and_setup, 1) is None
 
 
 def test_only_the_process_that_started_a_helper_calls_it(monkeypatch):
@@ -246,9 +259,38 @@ def test_a_helper_is_not_forked_where_forking_is_not_safe(monkeypatch):
     assert workers.Helper.start(_setup) is None
 
 
-def test_closing_a_helper_still_in_its_setup_does_not_wait_for_it(monkeypatch):
+def _report_then_sleep(path: str) -> None:
+    with open(path, "w") as stream:
+        stream.write(str(os.getpid()))
+    time.sleep(1.5)
+
+
+@needs_proc
+def test_closing_a_helper_still_in_its_setup_returns_at_once(monkeypatch, tmp_path):
+    """It leaves after its setup, when it reads the end of its requests (it is sent no signal)."""
     monkeypatch.setenv("INTEGC_JOBS", "2")
-    helper = workers.Helper.start(lambda: time.sleep(60))
+    mark = tmp_path / "pid"
+    helper = workers.Helper.start(functools.partial(_report_then_sleep, str(mark)))
     started = time.monotonic()
     helper.close()
-    assert time.monotonic() - started < 5 and not _unreaped(helper.pid)
+    assert time.monotonic() - started < 0.5
+    deadline = time.monotonic() + 10
+    while not mark.exists() or not mark.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert _gone(int(mark.read_text()))
+
+
+@needs_proc
+def test_a_helper_holds_none_of_the_standard_streams(monkeypatch, tmp_path):
+    """A caller that reads this process's output to its end does not wait for the helper."""
+    import subprocess
+    import sys
+
+    script = (f"import os, sys, time; sys.path[:0] = {sys.path!r}; os.environ['INTEGC_JOBS'] = '2'\n"
+              "from integc import workers\n"
+              "workers.Helper.start(lambda: time.sleep(5))\n"
+              "print('done', flush=True)\n")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert result.stdout == b"done\n" and time.monotonic() - started < 4
