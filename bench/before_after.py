@@ -1,12 +1,20 @@
-"""`integc check` at two versions of the compiler, side by side in one run.
+"""`integc check`, or `integc build` after one file changed, at two versions of the compiler,
+side by side in one run.
 
     python bench/before_after.py [--before bc47eac] [--after WORKTREE] [--sizes 200] [--repeats 3]
+                                 [--what check|one-file]
 
 Copies the compiler at git revision --before (and at --after, default: the
 working tree) into the work folder, each runnable through PYTHONPATH, then
-times `integc check` of the landscape of each size and of the 1,113-line
-single file with each version, alternating run by run after a warm-up
-(bench/run.py's wait4 timer: wall seconds, CPU seconds, peak RSS).
+times, with each version, alternating run by run after a warm-up (bench/run.py's
+wait4 timer: wall seconds, CPU seconds, peak RSS):
+
+- `--what check` (the default): `integc check` of the landscape of each size
+  and of the 1,113-line single file;
+- `--what one-file`: `integc build` of the landscape of each size after one
+  system's file changed (the change alternates between two edits, as in
+  bench/run.py), each version into its own output folder and build cache
+  (the warm-up round builds them cold).
 """
 from __future__ import annotations
 
@@ -56,23 +64,39 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--generator", type=Path, default=run.DEFAULT_GENERATOR)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "integc-bench")
+    ap.add_argument("--what", choices=("check", "one-file"), default="check",
+                    help="`integc check`, or `integc build` after one system's file changed")
     args = ap.parse_args(argv)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     versions = {"before": copy_revision(args.before, args.workdir / "before"),
                 "after": copy_revision(args.after, args.workdir / "after") if args.after
                 else run.snapshot(args.workdir / "after")}
-    cases = [(f"check N={n}", run.generate(args.generator, int(n), args.workdir, False)) for n in args.sizes.split(",")]
-    cases.append(("check 1,113-line file", run.single_file(args.generator, args.workdir)))
+    projects = {n: run.generate(args.generator, int(n), args.workdir, False) for n in args.sizes.split(",")}
+    if args.what == "check":
+        cases = [(f"check N={n}", path, None) for n, path in projects.items()]
+        cases.append(("check 1,113-line file", run.single_file(args.generator, args.workdir), None))
+    else:
+        cases = [(f"build one file changed N={n}", path, _edits(path)) for n, path in projects.items()]
     results: dict[tuple[str, str], list[dict]] = {}
     print(f"before = {args.before}, after = {args.after or 'working tree'}; load average {run.load_average()}")
-    for round_ in range(args.repeats + 1):
-        for label, path in cases:
-            order = ["before", "after"] if round_ % 2 else ["after", "before"]
-            for who in order:
-                done = run.run_once([sys.executable, "-m", "integc", "check", str(path)], env=versions[who])
-                if round_:
-                    results.setdefault((label, who), []).append(done)
+    try:
+        for round_ in range(args.repeats + 1):
+            for label, path, edits in cases:
+                order = ["before", "after"] if round_ % 2 else ["after", "before"]
+                command = ["check", str(path)]
+                if edits is not None:
+                    edits[0].write_bytes(edits[1 + round_ % 2])
+                for who in order:
+                    if edits is not None:
+                        command = ["build", str(path), "--out", str(args.workdir / f"out-{who}-{path.name}")]
+                    done = run.run_once([sys.executable, "-m", "integc", *command], env=versions[who])
+                    if round_:
+                        results.setdefault((label, who), []).append(done)
+    finally:
+        for _, _, edits in cases:
+            if edits is not None:
+                edits[0].write_bytes(edits[3])
     print(f"load average {run.load_average()}")
     for (label, who), runs in results.items():
         s = run.summary(runs)
@@ -82,6 +106,13 @@ def main(argv: list[str]) -> int:
         print(f"{label:26s} {who:7s} wall {s['wall']:.3f} s (min {s['wall_min']:.3f})  cpu {s['cpu']:.3f} s  "
               f"rss {s['rss_mib']:.0f} MiB  exit {s['rc']}")
     return 0
+
+
+def _edits(project: Path) -> tuple[Path, bytes, bytes, bytes]:
+    """(the file the benchmark edits, its two edited texts, its original text), as bench/run.py edits it."""
+    changed = sorted((project / "systems").glob("*.integ"))[0]
+    original = changed.read_bytes()
+    return changed, original.replace(b'title "System', b'title "Edited system', 1), original, original
 
 
 if __name__ == "__main__":

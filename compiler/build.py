@@ -415,8 +415,8 @@ class _Preparation:
 
 
 def _prepare_targets(config: ProjectConfig) -> None:
-    """Let each enabled target load what its emit needs (`prepare`, optional), once, in the
-    process that forks the workers, while other cores parse the sources."""
+    """Let each enabled target load what its emit needs (`prepare`, optional): in this process or
+    in a helper, as `_Preparation` decides."""
     from integc.targets import load_targets
 
     try:
