@@ -89,7 +89,7 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
         if read is None:
             complete = False
             continue
-        text, raw_digest = read
+        text, raw_digest, digest = read
         total_bytes += len(text)
         if total_bytes > config.limits.max_project_bytes:
             diagnostics.report("E0104", f"the project's sources are over {config.limits.max_project_bytes} bytes",
@@ -97,7 +97,6 @@ def load_project(config: ProjectConfig, diagnostics: Diagnostics, cache=None,
             return LoadedProject(tuple(modules), texts, hashes, False, tuple(files), tuple(imports), reuse)
         files.append((path, shown, raw_digest))
         texts[shown] = text
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         hashes[path.relative_to(config.root).as_posix()] = digest
         module = _parse(text, shown, digest, config, diagnostics, cache, early, reuse, len(modules))
         if module is None:
@@ -270,7 +269,7 @@ PREFETCH_MIN_FILES = 16
 @dataclass(frozen=True)
 class _Prefetched:
     """A file read (and, unless the build cache has it, parsed) ahead of the loader's loop."""
-    read: tuple[str, str]  # (text, sha256 of the bytes), as `_read_source` returns them
+    read: tuple[str, str, str]  # (text, SHA-256 of the bytes, of the text), as `_read_source` returns them
     parsed: tuple | None  # (module or None, parse diagnostics), or None: not parsed here
     kept: tuple[object, int] | None = None  # (worker, unit): `parsed` holds an outline, the worker the tree
 
@@ -304,7 +303,7 @@ def _prefetch(paths: list[Path], seen: set[Path], config: ProjectConfig, cache, 
                 break
         reads[path] = read
     to_parse = [path for path, read in reads.items()
-                if read is not None and not _cached(cache, path, read[0], config)]
+                if read is not None and not _cached(cache, path, read[2], config)]
     prefetched = {path: None if read is None else _Prefetched(read, None) for path, read in reads.items()}
     if len(to_parse) < PREFETCH_MIN_FILES:
         return prefetched
@@ -345,11 +344,10 @@ def _resolve_kept(kept: dict[int, tuple[list, list]], request: tuple, answer: Ca
     resolve_share(modules, entry_file, set(units), answer)
 
 
-def _cached(cache, path: Path, text: str, config: ProjectConfig) -> bool:
+def _cached(cache, path: Path, text_digest: str, config: ProjectConfig) -> bool:
     if cache is None:
         return False
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return cache.has_module(cache.module_key(display_path(path), digest, config.limits.max_depth))
+    return cache.has_module(cache.module_key(display_path(path), text_digest, config.limits.max_depth))
 
 
 @dataclass(frozen=True)
@@ -371,8 +369,9 @@ def decode_source(data: bytes) -> str:
 
 
 def _read_source(path: Path, shown: str, config: ProjectConfig,
-                 diagnostics: Diagnostics) -> tuple[str, str] | None:
-    """(text, sha256 of the file's bytes), or None after reporting why the file cannot be used."""
+                 diagnostics: Diagnostics) -> tuple[str, str, str] | None:
+    """(text, SHA-256 of the file's bytes, SHA-256 of the text in UTF-8), or None after reporting why
+    the file cannot be used."""
     origin = Span(shown, 1, 1, 1, 1)
     try:
         status = path.stat()
@@ -390,7 +389,8 @@ def _read_source(path: Path, shown: str, config: ProjectConfig,
         diagnostics.report("E0103", f"cannot read file: {error.strerror or error}", origin)
         return None
     raw_digest = hashlib.sha256(data).hexdigest()
-    if data.startswith(b"\xef\xbb\xbf"):
+    bom = data.startswith(b"\xef\xbb\xbf")
+    if bom:
         data = data[3:]
     try:
         text = data.decode("utf-8")
@@ -406,7 +406,10 @@ def _read_source(path: Path, shown: str, config: ProjectConfig,
         column = offset - (text.rfind("\n", 0, offset) + 1) + 1
         diagnostics.report("E0103", "file contains a NUL byte", Span(shown, line, column, line, column + 1))
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n"), raw_digest
+    if not bom and b"\r" not in data:  # the text is the bytes read (strict UTF-8 encodes back to them)
+        return text, raw_digest, raw_digest
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, raw_digest, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _resolve_import(declaration: s.Import, importer: Path, root: Path, diagnostics: Diagnostics) -> Path | None:
