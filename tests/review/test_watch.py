@@ -156,9 +156,12 @@ def test_cli_build_watch_end_to_end(tmp_path):
     good = main.read_text()
     lines: queue.Queue[str] = queue.Queue()
     seen: list[str] = []
+    # Ctrl-C is SIGINT; a test run started in the background (`nohup ... &`) ignores it, and a
+    # child inherits that, so the watch gets it back at its default (Python turns it into Ctrl-C).
     process = subprocess.Popen([sys.executable, "-m", "integc", "build", "--watch"], cwd=project, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "NO_COLOR": "1"})
+                               env={**os.environ, "NO_COLOR": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def pump():
         for line in process.stdout:
