@@ -87,11 +87,11 @@ def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostic
         if project is None or config is None:
             return result
         _check_out_folder(config)
+        previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
         try:
-            staged = StagedOutput(config.out)
+            staged = StagedOutput(config.out, previous)
         except (OutputError, OSError) as error:
             raise UsageError(f"cannot write {config.out}: {error}") from None
-        previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
         emitted, emitted_units = _emit_staged(project, config, diagnostics, staged, cache, previous, preparation)
         if emit_ir:
             staged.adopt(staged.write([Artifact(IR_FILE, ir_json_bytes(project, config.root))]))

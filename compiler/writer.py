@@ -79,7 +79,11 @@ class StagedOutput:
     one call after the last file (measured at N=200, 4,200 files: 0.6 s instead of 1.2 s with
     an fsync per file); elsewhere each file is fsync'ed."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, previous: dict[str, tuple] | None = None):
+        """`previous`: the last build's files in `out` (path -> size, inode, mtime, ctime, SHA-256),
+        from its record: a file written again with the very same bytes is linked to that one, when
+        it is still exactly as that build left it, instead of written (no new data to flush, and
+        nothing to free when the previous output is removed)."""
         if out.exists() and not out.is_dir():
             raise OutputError(f"{out} exists and is not a folder")
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,7 @@ class StagedOutput:
         os.chmod(self.folder, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
         self._files: dict[str, tuple[str, int]] = {}  # path -> (SHA-256, size), for the manifest
         self._folders: set[str] = set()  # made in this process (a forked worker makes its own too)
+        self._previous = previous or {}
 
     def write(self, artifacts) -> list[tuple[str, str, int]]:
         """Write `artifacts` now, in this process (a build's forked worker writes what it made):
@@ -97,13 +102,36 @@ class StagedOutput:
         written = []
         for artifact in artifacts:
             target = self._target(artifact.path)
+            digest = hashlib.sha256(artifact.content).hexdigest()
+            if self._link_unchanged(artifact.path, target, digest, len(artifact.content)):
+                written.append((artifact.path, digest, len(artifact.content)))
+                continue
             try:
-                digest = _write_file(target, artifact.content)
+                _write_file(target, artifact.content)
             except FileExistsError:  # a worker that died after starting it, or a clash the build reports
                 os.unlink(target)
-                digest = _write_file(target, artifact.content)
+                _write_file(target, artifact.content)
             written.append((artifact.path, digest, len(artifact.content)))
         return written
+
+    def _link_unchanged(self, path: str, target: str, digest: str, size: int) -> bool:
+        """Link the last build's `path` as `target` when it holds these bytes (its recorded digest)
+        and is exactly as that build left it (size, inode, mtime, ctime); False otherwise."""
+        known = self._previous.get(path)
+        if known is None or known[4] != digest or known[0] != size:
+            return False
+        source = f"{self.out}/{path}"
+        try:
+            status = os.stat(source, follow_symlinks=False)
+            if (status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns) != tuple(known[:4]):
+                return False
+            os.link(source, target, follow_symlinks=False)
+            if os.stat(target, follow_symlinks=False).st_ino != status.st_ino:  # `out` swapped meanwhile
+                os.unlink(target)
+                return False
+        except OSError:  # gone, changed, no hard links here, or already there: write it
+            return False
+        return True
 
     def adopt(self, written: list[tuple[str, str, int]]) -> None:
         """Files `write` made (here or in a forked worker), to be listed in the manifest."""
@@ -143,7 +171,8 @@ class StagedOutput:
         """Add the manifest, flush, swap the folder in; the paths written, sorted."""
         files = sorted((path, digest, size) for path, (digest, size) in self._files.items())
         manifest = _manifest(files, inputs)
-        self._files[MANIFEST] = (_write_file(f"{self.folder}/{MANIFEST}", manifest), len(manifest))
+        _write_file(f"{self.folder}/{MANIFEST}", manifest)
+        self._files[MANIFEST] = (hashlib.sha256(manifest).hexdigest(), len(manifest))
         if _SYNC_ONCE:
             os.sync()
         written = [path for path, _, _ in files] + [MANIFEST]
@@ -240,8 +269,8 @@ def _ancestors(folder: str) -> list[str]:
 _SYNC_ONCE = hasattr(os, "sync")
 
 
-def _write_file(path: str, content: bytes) -> str:
-    """Create `path` (it must not exist) with `content`; its SHA-256."""
+def _write_file(path: str, content: bytes) -> None:
+    """Create `path` (it must not exist) with `content`."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         view = memoryview(content)
@@ -251,7 +280,6 @@ def _write_file(path: str, content: bytes) -> str:
             os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    return hashlib.sha256(content).hexdigest()
 
 
 def _take_files(pending: list[tuple[str, str]]) -> None:

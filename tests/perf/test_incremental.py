@@ -421,21 +421,33 @@ def test_a_changed_file_re_emits_only_the_units_it_feeds(project: Path, tmp_path
     assert "integc-manifest.json" in renewed
 
 
-def _registry_kept_across_an_edit(project: Path, out: Path, tmp_path: Path) -> bool:
-    """Build, edit one system's file, build again (checked against a cold build): whether the mapping
-    target's registry is still the same file."""
+def _mapping_made(monkeypatch) -> list:
+    """A list that gets an entry each time the mapping target makes its output."""
+    from integc.targets.mapping import MappingTarget
+
+    made: list = []
+    emit = MappingTarget._emit
+    monkeypatch.setattr(MappingTarget, "_emit", lambda self, *args: made.append(1) or emit(self, *args))
+    return made
+
+
+def _mapping_made_again_after_an_edit(project: Path, out: Path, tmp_path: Path, monkeypatch) -> bool:
+    """Build, edit one system's file, build again (checked against a cold build): whether the
+    mapping target made its output again."""
     build_project(project, out)
-    registry = out / "mappings" / "__init__.py"
-    before = registry.stat().st_ino
     target = _system_file(project)
     target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
-    assert_same_as_cold(project, out, tmp_path, expect_reused=False)
-    return registry.stat().st_ino == before
+    made = _mapping_made(monkeypatch)
+    build_project(project, out)
+    again = bool(made)
+    monkeypatch.undo()
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+    return again
 
 
-def test_the_mapping_output_of_a_project_without_flows_is_reused(tmp_path: Path) -> None:
+def test_the_mapping_output_of_a_project_without_flows_is_reused(tmp_path: Path, monkeypatch) -> None:
     """Without flows the mapping target writes only its registry, which reads the package's name and
-    version: a change elsewhere keeps it (same file); a new version makes it again."""
+    version: a change elsewhere does not make it again; a new version does."""
     folder = tmp_path / "landscape"
     (folder / "systems").mkdir(parents=True)
     (folder / "main.integ").write_text('package p.q version "1.0.0"\n' + "".join(
@@ -446,17 +458,50 @@ def test_the_mapping_output_of_a_project_without_flows_is_reused(tmp_path: Path)
             f'  base_url "https://s{i}.example.com"\n  entity Thing {{ id: string @key }}\n'
             f'  expose Thing at "/things" {{ list, get }}\n}}\n', encoding="utf-8")
     out = tmp_path / "out"
-    assert _registry_kept_across_an_edit(folder, out, tmp_path)
-    registry = out / "mappings" / "__init__.py"
-    before = registry.stat().st_ino
+    assert not _mapping_made_again_after_an_edit(folder, out, tmp_path, monkeypatch)
     main = folder / "main.integ"
     main.write_bytes(main.read_bytes().replace(b'version "', b'version "9', 1))
-    assert_same_as_cold(folder, out, tmp_path, expect_reused=False)
-    assert registry.stat().st_ino != before and b"91.0.0" in registry.read_bytes()
+    made = _mapping_made(monkeypatch)
+    build_project(folder, out)
+    assert made and b"91.0.0" in (out / "mappings" / "__init__.py").read_bytes()
 
 
-def test_the_mapping_output_of_a_project_with_flows_is_made_every_time(project: Path, tmp_path: Path) -> None:
-    assert not _registry_kept_across_an_edit(project, tmp_path / "out", tmp_path)
+def test_the_mapping_output_of_a_project_with_flows_is_made_every_time(project: Path, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    assert _mapping_made_again_after_an_edit(project, tmp_path / "out", tmp_path, monkeypatch)
+
+
+def test_a_file_made_again_with_the_same_bytes_is_the_same_file(project: Path, tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """A unit emitted again (the mapping target's, with flows) whose files come out byte for byte
+    as before links them from the last build: nothing new to flush, nothing to free."""
+    out = tmp_path / "out"
+    build_project(project, out)
+    before = _inodes(out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    made = _mapping_made(monkeypatch)
+    build_project(project, out)
+    assert made  # made again ...
+    mappings = [p for p in _inodes(out) if p.startswith("mappings/")]
+    assert mappings and all(_inodes(out)[p] == before[p] for p in mappings)  # ... and linked
+    monkeypatch.undo()
+    assert_same_as_cold(project, out, tmp_path, expect_reused=True)
+
+
+def test_a_file_edited_since_the_last_build_is_written_again_even_with_the_same_bytes(project: Path,
+                                                                                     tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build_project(project, out)
+    registry = out / "mappings" / "__init__.py"
+    content = registry.read_bytes()
+    registry.write_bytes(b"x" * len(content))  # the same size, other bytes, same inode
+    registry.write_bytes(content)  # and back: the bytes the build makes, but not as it left them
+    before = registry.stat().st_ino
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    build_project(project, out)
+    assert registry.stat().st_ino != before and registry.read_bytes() == content
 
 
 def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_path: Path) -> None:
