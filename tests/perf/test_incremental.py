@@ -52,6 +52,14 @@ def _system_file(project: Path) -> Path:
     return files[0] if files else project / "extra.integ"
 
 
+def _built_then_edited(project: Path, out: Path) -> Path:
+    """Build into `out`, then change one system's file (its title): the file changed."""
+    build_project(project, out)
+    target = _system_file(project)
+    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    return target
+
+
 def _cold(project: Path, out: Path):
     if out.exists():
         shutil.rmtree(out)
@@ -434,9 +442,7 @@ def _mapping_made(monkeypatch) -> list:
 def _mapping_made_again_after_an_edit(project: Path, out: Path, tmp_path: Path, monkeypatch) -> bool:
     """Build, edit one system's file, build again (checked against a cold build): whether the
     mapping target made its output again."""
-    build_project(project, out)
-    target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    _built_then_edited(project, out)
     made = _mapping_made(monkeypatch)
     build_project(project, out)
     again = bool(made)
@@ -506,9 +512,7 @@ def test_a_file_edited_since_the_last_build_is_written_again_even_with_the_same_
 
 def test_an_edited_output_file_is_emitted_again_not_linked(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    build_project(project, out)
-    target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    target = _built_then_edited(project, out)
     others = sorted(p for p in (out / "openapi").iterdir() if target.stem not in p.name)
     victim = others[0]
     victim.write_bytes(victim.read_bytes() + b"# edited\n")  # same inode, new size and mtime
@@ -578,9 +582,7 @@ def test_links_a_dying_worker_left_half_made_are_made_here(project: Path, tmp_pa
     monkeypatch.setattr(writer, "_take_files", dies_halfway)
     monkeypatch.setenv("INTEGC_JOBS", "2")
     out = tmp_path / "out"
-    build_project(project, out)
-    target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    _built_then_edited(project, out)
     events: list = []
     _side_job_spy(monkeypatch, events)
     assert_same_as_cold(project, out, tmp_path, expect_reused=False)
@@ -613,9 +615,7 @@ def test_a_helper_prepares_the_targets_and_validates_the_documents_of_a_small_ch
     # two cores, as on a machine with them (INTEGC_JOBS would force two processes on 5 units too)
     monkeypatch.setattr(workers, "processes_for", lambda units: 2 if units >= 2 * workers.MIN_UNITS_PER_PROCESS else 1)
     out = tmp_path / "out"
-    build_project(project, out)
-    target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    _built_then_edited(project, out)
     calls: list = []
     call = workers.Helper.call
 
@@ -641,9 +641,7 @@ def test_a_change_to_many_units_prepares_the_targets_here_for_the_workers(projec
 
     monkeypatch.setenv("INTEGC_JOBS", "2")  # two processes for any number of units
     out = tmp_path / "out"
-    build_project(project, out)
-    target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    _built_then_edited(project, out)
     events: list = []
     prepare, start = build._prepare_targets, workers.Helper.start
     monkeypatch.setattr(build, "_prepare_targets", lambda config: (events.append("prepare here"), prepare(config)))
@@ -660,9 +658,7 @@ def test_a_small_change_digests_only_what_changed(project: Path, tmp_path: Path,
     from integc import cache, ir
 
     out = tmp_path / "out"
-    build_project(project, out)
-    target = _system_file(project)
-    target.write_bytes(target.read_bytes().replace(b'title "', b'title "Renamed ', 1))
+    target = _built_then_edited(project, out)
     missed: list = []
     get = cache.DigestMemo.get
 
