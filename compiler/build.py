@@ -56,6 +56,7 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
     cache = None
     preparation = _Preparation(config)
     fingerprint = ""
+    previous: dict[str, tuple] = {}
     if incremental and config is not None and _out_folder_problem(config) is None:
         from integc import cache as build_cache
 
@@ -65,16 +66,21 @@ def _build(path: str | Path, out: str | Path | None, emit_ir: bool, strict: bool
             reused = _reuse(cache, fingerprint, path, config, diagnostics)
             if reused is not None:
                 return reused
-            if _previous_outputs(cache, fingerprint, config) and _session(cache) is None:
+            previous = _previous_outputs(cache, fingerprint, config)
+            if previous and _session(cache) is None:
                 preparation.start_helper()  # (a session has prepared them in its first build)
     try:
-        return _compile_and_emit(path, config, diagnostics, cache, fingerprint, emit_ir, strict, preparation)
+        return _compile_and_emit(path, config, diagnostics, cache, fingerprint, previous, emit_ir, strict,
+                                 preparation)
     finally:
         preparation.close()
 
 
 def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostics: Diagnostics, cache,
-                      fingerprint: str, emit_ir: bool, strict: bool, preparation: _Preparation) -> BuildResult:
+                      fingerprint: str, previous: dict[str, tuple], emit_ir: bool, strict: bool,
+                      preparation: _Preparation) -> BuildResult:
+    """The build after the check that nothing changed: `previous` is the last build's outputs
+    (`_previous_outputs`; {} without a build cache)."""
     # The targets are prepared here while other cores parse, if they do (then the helper is not needed).
     compiled = compile_config(path, config, diagnostics, cache, meanwhile=preparation.here)
     result = BuildResult(compiled)
@@ -87,7 +93,6 @@ def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostic
         if project is None or config is None:
             return result
         _check_out_folder(config)
-        previous = _previous_outputs(cache, fingerprint, config) if cache is not None else {}
         try:
             staged = StagedOutput(config.out, previous)
         except (OutputError, OSError) as error:
@@ -141,12 +146,13 @@ def _record_key(config: ProjectConfig, emit_ir: bool, strict: bool) -> str:
 def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, result: BuildResult,
             sha256s: dict[str, str]) -> dict:
     """What the next build checks to know that nothing changed, and what it then reports."""
+    from integc.cache import output_stamp
+
     loaded = compiled.loaded
     out = str(config.out)
     outputs = []
     for relative in result.written:
-        stat = os.stat(f"{out}/{relative}")
-        outputs.append([relative, stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, sha256s[relative]])
+        outputs.append([relative, *output_stamp(os.stat(f"{out}/{relative}")), sha256s[relative]])
     return {
         "key": fingerprint,
         "inputs": [[str(path), shown, digest] for path, shown, digest in loaded.files],
@@ -160,6 +166,7 @@ def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, re
 def _reuse(cache, fingerprint: str, path: str | Path, config: ProjectConfig,
            diagnostics: Diagnostics) -> BuildResult | None:
     """The previous build's result when nothing it depends on changed, else None."""
+    from integc.cache import output_stamp
     from integc.loader import decode_source, import_target
     from integc.pipeline import config_sources
 
@@ -179,7 +186,7 @@ def _reuse(cache, fingerprint: str, path: str | Path, config: ProjectConfig,
         for relative, size, inode, mtime, ctime, digest in record["outputs"]:
             target = config.out / relative
             stat = os.stat(target)
-            if (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns) != (size, inode, mtime, ctime) \
+            if output_stamp(stat) != (size, inode, mtime, ctime) \
                     and (stat.st_size != size or hashlib.sha256(target.read_bytes()).hexdigest() != digest):
                 return None
         replayed = [_diagnostic_from_json(d) for d in record["diagnostics"]]
@@ -322,19 +329,17 @@ def _previous_outputs(cache, fingerprint: str, config: ProjectConfig) -> dict[st
 def _reuse_unit(cache, key: str, previous: dict, links: list, out: str) -> tuple[list[str], list[Diagnostic]] | None:
     """A unit's files from the last build, when they are exactly what it wrote (added to `links`:
     path, source, SHA-256, size); else None."""
+    from integc.cache import intact_output
+
     entry = cache.load_unit(key)
     if entry is None:
         return None
     try:
         outputs = [(str(path), str(digest), int(size)) for path, digest, size in entry["outputs"]]
         found = [_diagnostic_from_json(d) for d in entry["diagnostics"]]
-        for path, digest, size in outputs:
-            known = previous.get(path)
-            stat = os.stat(f"{out}/{path}", follow_symlinks=False)
-            if known is None or known[4] != digest or known[0] != size or \
-                    (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns) != known[:4]:
-                return None
-    except (OSError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
+        return None
+    if any(intact_output(previous, out, path, digest, size) is None for path, digest, size in outputs):
         return None
     links.extend((path, f"{out}/{path}", digest, size) for path, digest, size in outputs)
     cache.remember_unit(key, entry)
@@ -384,12 +389,10 @@ class _Preparation:
         self._done = False
 
     def start_helper(self) -> None:
-        from integc.targets import load_targets
         from integc.workers import Helper
 
         config = self._config
-        users = [target for name, target in load_targets().items()
-                 if config.targets.get(name, {}).get("enabled", True) and hasattr(target, "use_helper")]
+        users = [target for target in _enabled_targets(config) if hasattr(target, "use_helper")]
         self._helper = Helper.start(lambda: _prepare_targets(config)) if users else None
         for target in users if self._helper is not None else ():
             target.use_helper(self._helper)
@@ -414,15 +417,19 @@ class _Preparation:
             self._helper.close()
 
 
+def _enabled_targets(config: ProjectConfig) -> list:
+    """The targets integc.toml does not disable (`enabled = false`)."""
+    from integc.targets import load_targets
+
+    return [target for name, target in load_targets().items() if config.targets.get(name, {}).get("enabled", True)]
+
+
 def _prepare_targets(config: ProjectConfig) -> None:
     """Let each enabled target load what its emit needs (`prepare`, optional): in this process or
     in a helper, as `_Preparation` decides."""
-    from integc.targets import load_targets
-
     try:
-        targets = load_targets()
-        for name, target in targets.items():
-            if config.targets.get(name, {}).get("enabled", True) and hasattr(target, "prepare"):
+        for target in _enabled_targets(config):
+            if hasattr(target, "prepare"):
                 target.prepare()
     except Exception:  # noqa: BLE001 - only a head start: the build meets (and reports) any problem itself
         pass

@@ -236,6 +236,28 @@ def _loads(data: bytes, allowed: dict[tuple[str, str], type] | None = None):
     return _Unpickler(io.BytesIO(data), allowed or _allowed_classes()).load()
 
 
+# ---------------------------------------------------------------- output files of the last build
+
+def output_stamp(status: os.stat_result) -> tuple[int, int, int, int]:
+    """What shows that an output file is still as a build left it, as the record keeps it: size,
+    inode, mtime and ctime (a write changes the ctime even where it puts the mtime back)."""
+    return status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns
+
+
+def intact_output(previous: dict[str, tuple], out: str, path: str, digest: str, size: int) -> os.stat_result | None:
+    """The status of the last build's file `path` in the folder `out` when it holds `digest` (`size`
+    bytes) and is still as that build left it (`previous`: its record's outputs, path -> size,
+    inode, mtime, ctime, SHA-256); else None."""
+    known = previous.get(path)
+    if known is None or known[4] != digest or known[0] != size:
+        return None
+    try:
+        status = os.stat(f"{out}/{path}", follow_symlinks=False)
+    except OSError:
+        return None
+    return status if output_stamp(status) == tuple(known[:4]) else None
+
+
 # ---------------------------------------------------------------- digests of IR values
 
 def _digested_values(resolved) -> tuple:

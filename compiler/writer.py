@@ -22,6 +22,7 @@ from typing import Callable
 import orjson
 
 from integc import __version__
+from integc.cache import intact_output
 from integc.targets import Artifact
 
 MANIFEST = "integc-manifest.json"
@@ -103,29 +104,23 @@ class StagedOutput:
         for artifact in artifacts:
             target = self._target(artifact.path)
             digest = hashlib.sha256(artifact.content).hexdigest()
-            if self._link_unchanged(artifact.path, target, digest, len(artifact.content)):
-                written.append((artifact.path, digest, len(artifact.content)))
-                continue
-            try:
-                _write_file(target, artifact.content)
-            except FileExistsError:  # a worker that died after starting it, or a clash the build reports
-                os.unlink(target)
-                _write_file(target, artifact.content)
+            if not self._link_unchanged(artifact.path, target, digest, len(artifact.content)):
+                try:
+                    _write_file(target, artifact.content)
+                except FileExistsError:  # a worker that died after starting it, or a clash the build reports
+                    os.unlink(target)
+                    _write_file(target, artifact.content)
             written.append((artifact.path, digest, len(artifact.content)))
         return written
 
     def _link_unchanged(self, path: str, target: str, digest: str, size: int) -> bool:
         """Link the last build's `path` as `target` when it holds these bytes (its recorded digest)
-        and is exactly as that build left it (size, inode, mtime, ctime); False otherwise."""
-        known = self._previous.get(path)
-        if known is None or known[4] != digest or known[0] != size:
+        and is exactly as that build left it; False otherwise."""
+        status = intact_output(self._previous, str(self.out), path, digest, size)
+        if status is None:
             return False
-        source = f"{self.out}/{path}"
         try:
-            status = os.stat(source, follow_symlinks=False)
-            if (status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns) != tuple(known[:4]):
-                return False
-            os.link(source, target, follow_symlinks=False)
+            os.link(f"{self.out}/{path}", target, follow_symlinks=False)
             if os.stat(target, follow_symlinks=False).st_ino != status.st_ino:  # `out` swapped meanwhile
                 os.unlink(target)
                 return False
