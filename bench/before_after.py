@@ -77,26 +77,28 @@ def main(argv: list[str]) -> int:
         cases = [(f"check N={n}", path, None) for n, path in projects.items()]
         cases.append(("check 1,113-line file", run.single_file(args.generator, args.workdir), None))
     else:
-        cases = [(f"build one file changed N={n}", path, _edits(path)) for n, path in projects.items()]
+        cases = [(f"build one file changed N={n}", path, run.one_file_edits(path)) for n, path in projects.items()]
     results: dict[tuple[str, str], list[dict]] = {}
     print(f"before = {args.before}, after = {args.after or 'working tree'}; load average {run.load_average()}")
     try:
         for round_ in range(args.repeats + 1):
-            for label, path, edits in cases:
+            for label, path, edit in cases:
                 order = ["before", "after"] if round_ % 2 else ["after", "before"]
                 command = ["check", str(path)]
-                if edits is not None:
-                    edits[0].write_bytes(edits[1 + round_ % 2])
+                if edit is not None:
+                    changed, texts = edit
+                    changed.write_bytes(texts[round_ % 2])
                 for who in order:
-                    if edits is not None:
+                    if edit is not None:
                         command = ["build", str(path), "--out", str(args.workdir / f"out-{who}-{path.name}")]
                     done = run.run_once([sys.executable, "-m", "integc", *command], env=versions[who])
                     if round_:
                         results.setdefault((label, who), []).append(done)
     finally:
-        for _, _, edits in cases:
-            if edits is not None:
-                edits[0].write_bytes(edits[3])
+        for _, _, edit in cases:
+            if edit is not None:
+                changed, texts = edit
+                changed.write_bytes(texts[-1])  # the original
     print(f"load average {run.load_average()}")
     for (label, who), runs in results.items():
         s = run.summary(runs)
@@ -106,13 +108,6 @@ def main(argv: list[str]) -> int:
         print(f"{label:26s} {who:7s} wall {s['wall']:.3f} s (min {s['wall_min']:.3f})  cpu {s['cpu']:.3f} s  "
               f"rss {s['rss_mib']:.0f} MiB  exit {s['rc']}")
     return 0
-
-
-def _edits(project: Path) -> tuple[Path, bytes, bytes, bytes]:
-    """(the file the benchmark edits, its two edited texts, its original text), as bench/run.py edits it."""
-    changed = sorted((project / "systems").glob("*.integ"))[0]
-    original = changed.read_bytes()
-    return changed, original.replace(b'title "System', b'title "Edited system', 1), original, original
 
 
 if __name__ == "__main__":

@@ -105,6 +105,14 @@ def load_average() -> str:
         return "?"
 
 
+def one_file_edits(project: Path) -> tuple[Path, list[bytes]]:
+    """The system file the benchmark edits, and its two texts the runs alternate between: edited (a
+    new title) and original (the last: what it is put back to)."""
+    changed = sorted((project / "systems").glob("*.integ"))[0]
+    original = changed.read_bytes()
+    return changed, [original.replace(b'title "System', b'title "Edited system', 1), original]
+
+
 def measure_watch(project: Path, out: Path, repeats: int, timeout: float, trash: Trash) -> dict:
     """`integc build --watch`: the rebuilds after one file changed, as the watch reports them."""
     import queue
@@ -112,9 +120,7 @@ def measure_watch(project: Path, out: Path, repeats: int, timeout: float, trash:
     import signal
     import threading
 
-    changed = sorted((project / "systems").glob("*.integ"))[0]
-    original = changed.read_bytes()
-    edits = [original.replace(b'title "System', b'title "Edited system', 1), original]
+    changed, edits = one_file_edits(project)
     wipe(out, trash)
     process = subprocess.Popen(integc("build", "--watch", str(project), "--out", str(out)), text=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -155,7 +161,7 @@ def measure_watch(project: Path, out: Path, repeats: int, timeout: float, trash:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-        changed.write_bytes(original)
+        changed.write_bytes(edits[1])
         wipe(out, trash)
     return {"rebuild": statistics.median(rebuilds), "rebuild_min": min(rebuilds), "rebuild_max": max(rebuilds),
             "save_to_report": statistics.median(latencies)}
@@ -314,9 +320,7 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
     if tsp is not None:
         results["typespec"] = []
         subprocess.run([sys.executable, "gen_tsp.py", str(n)], cwd=tsp, check=True, capture_output=True)
-    changed = sorted((project / "systems").glob("*.integ"))[0]
-    original = changed.read_bytes()
-    edits = [original.replace(b'title "System', b'title "Edited system', 1), original]
+    changed, edits = one_file_edits(project)
     for round_ in range(repeats + 1):  # round 0 warms up (file system caches, .pyc, the parser tables)
         record = round_ > 0
         order = ["integc", "typespec"] if round_ % 2 else ["typespec", "integc"]
@@ -357,7 +361,7 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
         run = run_once(integc("check", str(single)), timeout=timeout)
         if record:
             results["check 1,000-line file"].append(run)
-    changed.write_bytes(original)
+    changed.write_bytes(edits[1])
     wipe(out, trash)
     return {name: summary(runs) for name, runs in results.items() if runs}
 
