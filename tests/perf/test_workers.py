@@ -96,12 +96,13 @@ def test_side_jobs_run_in_a_child_or_here():
     assert workers.run_units(units, 1, side_jobs=(os.getpid,))[1] == [os.getpid()]
 
 
-def _wait_until(condition, seconds: float = 30.0) -> None:
+def _wait_until(condition, seconds: float = 30.0) -> bool:
     # A unit that lingers until another process shows up: on a loaded machine a fast
     # parent would otherwise take every unit before a child has started.
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.005)
+    return bool(condition())
 
 
 def test_every_unit_is_emitted_once_across_processes(tmp_path):
@@ -202,14 +203,9 @@ def _leave() -> None:
     os._exit(9)
 
 
-def _gone(pid: int, within: float = 10.0) -> bool:
-    """Whether process `pid` has ended (and been reaped by whoever is its parent) within `within` s."""
-    deadline = time.monotonic() + within
-    while os.path.exists(f"/proc/{pid}"):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def _gone(pid: int) -> bool:
+    """Whether process `pid` ends (and is reaped by whoever is its parent) within 10 s."""
+    return _wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10)
 
 
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="no /proc to see processes in")
@@ -274,10 +270,7 @@ def test_closing_a_helper_still_in_its_setup_returns_at_once(monkeypatch, tmp_pa
     started = time.monotonic()
     helper.close()
     assert time.monotonic() - started < 0.5
-    deadline = time.monotonic() + 10
-    while not mark.exists() or not mark.read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    assert _wait_until(lambda: mark.exists() and mark.read_text(), 10)
     assert _gone(int(mark.read_text()))
 
 
