@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from integc.config import ProjectConfig, UsageError, key_span, load_config
-from integc.diagnostics import Diagnostic, Diagnostics, Note, Span
+from integc.diagnostics import Diagnostic, Diagnostics, Span, diagnostic_from_json, diagnostic_json
 from integc.pipeline import CompileResult, compile_config, gc_paused
 
 if TYPE_CHECKING:  # the targets and the writer are imported when a build needs them, not when
@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # the targets and the writer are imported when a build needs 
     from integc.targets import Artifact
 
 IR_FILE = "ir.json"
-TARGETS_ENTRY_POINT_GROUP = "integc.targets"  # = integc.targets.ENTRY_POINT_GROUP (not imported: it is heavy)
 
 
 @dataclass
@@ -29,6 +28,8 @@ class BuildResult:
     # True when nothing had changed since the previous build of this output folder: its output was
     # kept as it is, its diagnostics reported again, and nothing was compiled (compiled.project is None).
     reused: bool = False
+    # True when it compiled with the last build of this output folder to reuse from (its record).
+    incremental: bool = False
 
     @property
     def diagnostics(self) -> Diagnostics:
@@ -83,7 +84,7 @@ def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostic
     (`_previous_outputs`; {} without a build cache)."""
     # The targets are prepared here while other cores parse, if they do (then the helper is not needed).
     compiled = compile_config(path, config, diagnostics, cache, meanwhile=preparation.here)
-    result = BuildResult(compiled)
+    result = BuildResult(compiled, incremental=bool(previous))
     from integc.targets import Artifact
     from integc.writer import OutputError, StagedOutput
 
@@ -131,12 +132,11 @@ def _compile_and_emit(path: str | Path, config: ProjectConfig | None, diagnostic
 
 def _record_key(config: ProjectConfig, emit_ir: bool, strict: bool) -> str:
     """Everything besides the sources that decides what a build writes and reports."""
-    from importlib.metadata import entry_points
-
     from integc.cache import compiler_fingerprint
+    from integc.targets import plugin_entry_points
 
     plugins = sorted((e.name, e.value, getattr(getattr(e, "dist", None), "version", None) or "")
-                     for e in entry_points(group=TARGETS_ENTRY_POINT_GROUP))
+                     for e in plugin_entry_points())
     settings = config.config_file.read_bytes() if config.config_file is not None else b""
     parts = [compiler_fingerprint(), os.getcwd(), str(config.root), str(config.entry), str(config.out),
              repr((emit_ir, strict)), hashlib.sha256(settings).hexdigest(), repr(plugins)]
@@ -159,7 +159,7 @@ def _record(fingerprint: str, config: ProjectConfig, compiled: CompileResult, re
         "imports": [[str(importer), raw, str(target)] for importer, raw, target in loaded.imports],
         "outputs": outputs,
         "written": list(result.written),
-        "diagnostics": [_diagnostic_json(d) for d in compiled.diagnostics.items],
+        "diagnostics": [diagnostic_json(d) for d in compiled.diagnostics.items],
     }
 
 
@@ -189,28 +189,12 @@ def _reuse(cache, fingerprint: str, path: str | Path, config: ProjectConfig,
             if output_stamp(stat) != (size, inode, mtime, ctime) \
                     and (stat.st_size != size or hashlib.sha256(target.read_bytes()).hexdigest() != digest):
                 return None
-        replayed = [_diagnostic_from_json(d) for d in record["diagnostics"]]
+        replayed = [diagnostic_from_json(d) for d in record["diagnostics"]]
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None
     diagnostics.items.extend(replayed)
     compiled = CompileResult(None, diagnostics, config, {**config_sources(path), **texts})
     return BuildResult(compiled, list(record["written"]), config.out, reused=True)
-
-
-def _span_json(span: Span | None):
-    return None if span is None else [span.file, span.line, span.column, span.end_line, span.end_column]
-
-
-def _diagnostic_json(diagnostic: Diagnostic) -> dict:
-    return {"code": diagnostic.code, "message": diagnostic.message, "span": _span_json(diagnostic.span),
-            "help": diagnostic.help, "notes": [[_span_json(n.span), n.message] for n in diagnostic.notes]}
-
-
-def _diagnostic_from_json(data: dict) -> Diagnostic:
-    def span(value):
-        return None if value is None else Span(*value)
-    return Diagnostic(data["code"], data["message"], span(data["span"]), data["help"],
-                      tuple(Note(span(s), m) for s, m in data["notes"]))
 
 
 def ir_json_bytes(project: ir.Project, root: Path) -> bytes:
@@ -336,7 +320,7 @@ def _reuse_unit(cache, key: str, previous: dict, links: list, out: str) -> tuple
         return None
     try:
         outputs = [(str(path), str(digest), int(size)) for path, digest, size in entry["outputs"]]
-        found = [_diagnostic_from_json(d) for d in entry["diagnostics"]]
+        found = [diagnostic_from_json(d) for d in entry["diagnostics"]]
     except (KeyError, TypeError, ValueError):
         return None
     if any(intact_output(previous, out, path, digest, size) is None for path, digest, size in outputs):
@@ -350,7 +334,7 @@ def _remember_units(cache, record: dict, emitted: list[tuple[str, list[str], lis
     written = {relative: (size, digest) for relative, size, _, _, _, digest in record["outputs"]}
     for key, paths, found in emitted:
         cache.remember_unit(key, {"outputs": [[path, written[path][1], written[path][0]] for path in paths],
-                                  "diagnostics": [_diagnostic_json(d) for d in found]})
+                                  "diagnostics": [diagnostic_json(d) for d in found]})
 
 
 def target_units(project: ir.Project, config: ProjectConfig, diagnostics: Diagnostics) -> list[tuple]:
@@ -393,7 +377,7 @@ class _Preparation:
 
         config = self._config
         users = [target for target in _enabled_targets(config) if hasattr(target, "use_helper")]
-        self._helper = Helper.start(lambda: _prepare_targets(config)) if users else None
+        self._helper = Helper.start(lambda: prepare_targets(config)) if users else None
         for target in users if self._helper is not None else ():
             target.use_helper(self._helper)
 
@@ -402,7 +386,7 @@ class _Preparation:
         self.close()
         if not self._done:
             self._done = True
-            _prepare_targets(self._config)
+            prepare_targets(self._config)
 
     def before_emitting(self, units: int) -> None:
         """The helper serves the units this process emits alone; workers need the targets prepared here."""
@@ -424,7 +408,7 @@ def _enabled_targets(config: ProjectConfig) -> list:
     return [target for name, target in load_targets().items() if config.targets.get(name, {}).get("enabled", True)]
 
 
-def _prepare_targets(config: ProjectConfig) -> None:
+def prepare_targets(config: ProjectConfig) -> None:
     """Let each enabled target load what its emit needs (`prepare`, optional): in this process or
     in a helper, as `_Preparation` decides."""
     try:

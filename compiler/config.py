@@ -40,6 +40,13 @@ class ProjectConfig:
     limits: Limits = Limits()
 
 
+def process_umask() -> int:
+    """This process's file mode creation mask (reading it means setting it: set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def display_path(path: Path) -> str:
     """Paths in diagnostics: relative to the current folder when under it."""
     try:

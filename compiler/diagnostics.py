@@ -111,3 +111,21 @@ class Diagnostics:
     def sorted(self) -> list[Diagnostic]:
         unique = {(d.code, d.message, d.span): d for d in self.items}
         return sorted(unique.values(), key=Diagnostic.sort_key)
+
+
+def _span_json(span: Span | None) -> list | None:
+    return None if span is None else [span.file, span.line, span.column, span.end_line, span.end_column]
+
+
+def diagnostic_json(diagnostic: Diagnostic) -> dict:
+    """A diagnostic as JSON values (the build record keeps them so; the build server sends them)."""
+    return {"code": diagnostic.code, "message": diagnostic.message, "span": _span_json(diagnostic.span),
+            "help": diagnostic.help, "notes": [[_span_json(n.span), n.message] for n in diagnostic.notes]}
+
+
+def diagnostic_from_json(data: dict) -> Diagnostic:
+    """The diagnostic `diagnostic_json` gave `data` for (KeyError, TypeError or ValueError when it did not)."""
+    def span(value):
+        return None if value is None else Span(*value)
+    return Diagnostic(data["code"], data["message"], span(data["span"]), data["help"],
+                      tuple(Note(span(s), m) for s, m in data["notes"]))

@@ -23,6 +23,7 @@ import orjson
 
 from integc import __version__
 from integc.cache import intact_output
+from integc.config import process_umask
 from integc.targets import Artifact
 
 MANIFEST = "integc-manifest.json"
@@ -90,7 +91,7 @@ class StagedOutput:
         out.parent.mkdir(parents=True, exist_ok=True)
         self.out = out
         self.folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.integc-", dir=out.parent))
-        os.chmod(self.folder, 0o777 & ~_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
+        os.chmod(self.folder, 0o777 & ~process_umask())  # mkdtemp makes it 0700; the output is an ordinary folder
         self._files: dict[str, tuple[str, int]] = {}  # path -> (SHA-256, size), for the manifest
         self._folders: set[str] = set()  # made in this process (a forked worker makes its own too)
         self._previous = previous or {}
@@ -193,12 +194,6 @@ def _exclusive(folder: Path):
         yield
     finally:
         os.close(descriptor)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _carry_over_foreign_files(out: Path, staging: Path, written: set[str]) -> None:

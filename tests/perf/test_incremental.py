@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from integc.build import TARGETS_ENTRY_POINT_GROUP, build_project
+from integc.build import build_project
 from integc.cache import BuildCache, cache_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,11 +213,6 @@ def test_unused_module_entries_are_pruned(project: Path, tmp_path: Path) -> None
         target.write_bytes(target.read_bytes() + f"\n# edit {i}\n".encode())
         build_project(project, out)
     assert len(list(modules.iterdir())) == count
-
-
-def test_entry_point_group_matches_the_targets_package() -> None:
-    from integc.targets import ENTRY_POINT_GROUP
-    assert TARGETS_ENTRY_POINT_GROUP == ENTRY_POINT_GROUP
 
 
 def test_import_target_agrees_with_the_loader(tmp_path: Path) -> None:
@@ -643,8 +638,8 @@ def test_a_change_to_many_units_prepares_the_targets_here_for_the_workers(projec
     out = tmp_path / "out"
     _built_then_edited(project, out)
     events: list = []
-    prepare, start = build._prepare_targets, workers.Helper.start
-    monkeypatch.setattr(build, "_prepare_targets", lambda config: (events.append("prepare here"), prepare(config)))
+    prepare, start = build.prepare_targets, workers.Helper.start
+    monkeypatch.setattr(build, "prepare_targets", lambda config: (events.append("prepare here"), prepare(config)))
     started = classmethod(lambda cls, setup: events.append("helper") or start(setup))
     monkeypatch.setattr(workers.Helper, "start", started)
     monkeypatch.setattr(workers.Helper, "call", lambda *args: events.append("call"))
