@@ -167,17 +167,19 @@ def check(path: Path, strict: bool, output_format: str) -> None:
 @click.option("--emit-ir", is_flag=True, help="Also write ir.json, the resolved model (specs/ir.schema.json).")
 @click.option("--watch", is_flag=True, help="Rebuild whenever a .integ file or integc.toml changes (Ctrl-C stops).")
 def build(path: Path, out: Path | None, strict: bool, output_format: str, emit_ir: bool, watch: bool) -> None:
-    """Check a project and generate its outputs."""
-    from integc.build import build_project
+    """Check a project and generate its outputs.
+
+    After an incremental build, a build server keeps the project loaded for the
+    next `integc build` of it, and leaves after 10 idle minutes
+    (INTEGC_SERVER_IDLE=seconds; 0 turns it off)."""
+    from integc.server import build_report
 
     def action() -> int:
-        result = build_project(path, out, emit_ir=emit_ir, strict=strict)
-        found = result.diagnostics.sorted()
-        config = result.compiled.config
-        report(found, result.compiled.sources, output_format, config.limits.max_diagnostics if config else None)
-        if result.out is not None and output_format == "text":
-            click.echo(f"wrote {len(result.written)} files to {_shown(result.out)}", err=True)
-        return exit_code(found, strict)
+        built = build_report(path, out, emit_ir, strict, use_server=not watch and _PROGRAM["running"])
+        report(built.diagnostics, built.sources, output_format, built.max_diagnostics)
+        if built.out is not None and output_format == "text":
+            click.echo(f"wrote {built.written} files to {_shown(built.out)}", err=True)
+        return exit_code(built.diagnostics, strict)
     if watch:
         from integc.watch import watch_and_rebuild
         run_guarded(lambda: watch_and_rebuild(path, out, action))

@@ -1,5 +1,11 @@
 """Shared test options. Golden files change only with an explicit --update-golden."""
+import os
+
 from hypothesis import settings
+
+# Tests start many `integc build` processes: a build server (integc.server) started by each
+# incremental one would outlive the run by minutes. The server's own tests turn it on per process.
+os.environ["INTEGC_SERVER_IDLE"] = "0"
 
 # Speed is measured in bench/, never asserted here: on a loaded CI machine an example must not
 # fail for taking longer than hypothesis's default 200 ms deadline.
