@@ -26,6 +26,12 @@ measurement in a fresh process:
 - with --typespec DIR (a copy of ../shared/bench/typespec after `npm ci`):
   `tsp compile` of the same landscape (gen_tsp.py N), alternating run by run
   with the cold `integc build`, and the ratios;
+- `integc build` through the build server (unless --no-server; the
+  figures above are of fresh processes building themselves: the benchmark
+  runs them with INTEGC_SERVER_IDLE=0): one system's file changed,
+  alternating between the two edits, then nothing changed, median of
+  --repeats pairs after two warm-up pairs (the first one-file build starts
+  the server, the next builds wait for it to load);
 - `integc build --watch` (unless --no-watch): one system's file changed,
   alternating between the two edits, each after a pause; the rebuild time
   the watch reports (its builds share a session: docs/performance.md, "Watch
@@ -366,6 +372,25 @@ def measure_processes(project: Path, out: Path, single: Path, repeats: int, tsp:
     return {name: summary(runs) for name, runs in results.items() if runs}
 
 
+def measure_server(project: Path, out: Path, repeats: int, timeout: float, trash: Trash) -> dict:
+    """`integc build` served by the project's build server (docs/performance.md, "The build server")."""
+    environment = {**os.environ, "INTEGC_SERVER_IDLE": "120"}
+    command = integc("build", str(project), "--out", str(out))
+    changed, edits = one_file_edits(project)
+    wipe(out, trash)
+    run_once(command, env=environment, timeout=timeout)  # cold: starts no server
+    runs: dict[str, list[dict]] = {"build one file changed, build server": [], "build no change, build server": []}
+    for round_ in range(repeats + 2):  # the first starts the server, the next wait for it to load
+        changed.write_bytes(edits[round_ % 2])
+        for name in runs:
+            run = run_once(command, env=environment, timeout=timeout)
+            if round_ >= 2:
+                runs[name].append(run)
+    changed.write_bytes(edits[1])
+    wipe(out, trash)  # the server, asked by nobody now, idles away (it holds no CPU meanwhile)
+    return {name: summary(r) for name, r in runs.items()}
+
+
 def measure_growth(projects: dict[int, Path], repeats: int, timeout: float, trash: Trash) -> dict:
     """Cold builds of every size, alternating size by size in each round (the order reversed every
     other round), so that the ratio between sizes is not moved by the machine's drift between the
@@ -437,7 +462,8 @@ def print_size(n: int, lines: int, result: dict) -> None:
             print(f"  check after a build, one file edited / cold build: {edited['wall'] / build['wall']:.0%}")
         if "wall" in tsp and "wall" in check:
             print(f"  TypeSpec / integc check: {tsp['wall'] / check['wall']:.1f}x")
-        for name in ("build no change", "build one file changed"):
+        for name in ("build no change", "build one file changed", "build one file changed, build server",
+                     "build no change, build server"):
             entry = processes.get(name, {})
             if "wall" in build and "wall" in entry:
                 print(f"  {name} / cold build: {entry['wall'] / build['wall']:.0%}")
@@ -474,6 +500,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--flows", action="store_true", help="the landscape with 2 flows per system")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--no-watch", action="store_true", help="skip the `integc build --watch` rebuilds")
+    ap.add_argument("--no-server", action="store_true", help="skip the builds through the build server")
     ap.add_argument("--no-growth", action="store_true",
                     help="skip the cold builds of every size alternating run by run (time(N) ratios)")
     ap.add_argument("--snapshot", action="store_true",
@@ -481,6 +508,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
+    os.environ["INTEGC_SERVER_IDLE"] = "0"  # every command builds itself, but in measure_server
     tsp = args.typespec.resolve() if args.typespec else None
     if tsp is not None and not (tsp / "node_modules" / "@typespec" / "compiler").is_dir():
         ap.error(f"{tsp} has no node_modules: run `npm ci` there first")
@@ -506,6 +534,8 @@ def main(argv: list[str]) -> int:
         if not args.no_processes:
             result["processes"] = measure_processes(project, out, single, args.repeats, tsp, n, args.timeout,
                                                     args.front_end_only, trash)
+            if not (args.no_server or args.front_end_only):
+                result["processes"].update(measure_server(project, out, args.repeats, args.timeout, trash))
             if not (args.no_watch or args.front_end_only):
                 result["watch"] = measure_watch(project, out, args.repeats, args.timeout, trash)
         result["load_after"] = load_average()
