@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from integc.diagnostics import Diagnostics, Span
@@ -66,6 +64,8 @@ class UsageError(Exception):
 
 
 def _schema() -> dict:
+    from importlib import resources  # ~10 ms, and only an integc.toml needs it
+
     text = resources.files("integc.specs").joinpath("integc-toml.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 
@@ -151,6 +151,8 @@ def _read_toml(config_file: Path, diagnostics: Diagnostics) -> dict | None:
         diagnostics.report("E0403", f"{CONFIG_NAME} is larger than {MAX_CONFIG_BYTES} bytes",
                            Span(display_path(config_file), 1, 1, 1, 1))
         return None
+    import tomllib  # only a project with an integc.toml needs it
+
     text = config_file.read_text(encoding="utf-8", errors="replace")
     try:
         raw = tomllib.loads(text)
