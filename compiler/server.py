@@ -12,8 +12,8 @@ instead of building itself. It builds exactly as the command would (the same
 command prints what it answers.
 
 Lifetime: a server leaves after `INTEGC_SERVER_IDLE` seconds without a build
-(default 600; 0 turns servers off: `integc build` then always builds
-itself), when the build cache it would build from is gone (then the build is
+(default 600, or 0 when the `CI` variable says true; 0 turns servers off:
+`integc build` then always builds itself), when the build cache it would build from is gone (then the build is
 a cold one: the command builds itself), and after any failure of its own.
 The command builds itself whenever no server answers. The server never
 outlives a change of the compiler: its name covers the compiler's files,
@@ -109,8 +109,12 @@ def build_report(path: Path, out: Path | None, emit_ir: bool, strict: bool, use_
 
 
 def idle_seconds() -> float:
-    """How long a server waits for the next build (INTEGC_SERVER_IDLE; 0: no servers)."""
+    """How long a server waits for the next build (INTEGC_SERVER_IDLE; 0: no servers). Unset, it is
+    600 s, or 0 under CI (`CI` set to true, 1 or yes, as CI services set it): a CI job builds once,
+    and a server would only outlive it."""
     raw = os.environ.get(IDLE_VARIABLE, "").strip()
+    if not raw and os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+        return 0.0
     try:
         seconds = float(raw) if raw else DEFAULT_IDLE_SECONDS
     except ValueError:

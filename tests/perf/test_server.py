@@ -250,7 +250,20 @@ def test_the_server_is_named_by_what_decides_the_build(tmp_path: Path, monkeypat
 @pytest.mark.parametrize(("raw", "seconds"), [("", 600.0), ("0", 0.0), ("-3", 0.0), ("nan", 0.0), ("2.5", 2.5),
                                               ("soon", 600.0), ("1e12", 7 * 24 * 3600.0)])
 def test_idle_seconds(raw: str, seconds: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
     monkeypatch.setenv(server.IDLE_VARIABLE, raw)
+    assert server.idle_seconds() == seconds
+
+
+@pytest.mark.parametrize(("ci", "idle", "seconds"), [("true", "", 0.0), ("1", None, 0.0), ("YES", "", 0.0),
+                                                     ("true", "30", 30.0), ("false", "", 600.0), ("", None, 600.0)])
+def test_no_server_under_ci_unless_asked_for(ci: str, idle: str | None, seconds: float,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", ci)
+    if idle is None:
+        monkeypatch.delenv(server.IDLE_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(server.IDLE_VARIABLE, idle)
     assert server.idle_seconds() == seconds
 
 
