@@ -171,7 +171,7 @@ def build(path: Path, out: Path | None, strict: bool, output_format: str, emit_i
 
     After an incremental build, a build server keeps the project loaded for the
     next `integc build` of it, and leaves after 10 idle minutes
-    (INTEGC_SERVER_IDLE=seconds; 0 turns it off)."""
+    (INTEGC_SERVER_IDLE=seconds; 0 turns it off; none under CI=true)."""
     from integc.server import build_report
 
     def action() -> int:

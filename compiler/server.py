@@ -13,8 +13,9 @@ command prints what it answers.
 
 Lifetime: a server leaves after `INTEGC_SERVER_IDLE` seconds without a build
 (default 600, or 0 when the `CI` variable says true; 0 turns servers off:
-`integc build` then always builds itself), when the build cache it would build from is gone (then the build is
-a cold one: the command builds itself), and after any failure of its own.
+`integc build` then always builds itself), when the build cache it would
+build from is gone (then the build is a cold one: the command builds
+itself), and after any failure of its own.
 The command builds itself whenever no server answers. The server never
 outlives a change of the compiler: its name covers the compiler's files,
 Python, the working folder, the file mode mask, the environment and the
