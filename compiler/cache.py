@@ -64,6 +64,7 @@ import orjson
 FORMAT = 1
 _KEY_NAME = "cache-key"
 _SIGNATURE = 32
+RECORD = "record"  # the last successful build (BuildCache.load_record), in the cache folder
 # Fewer newly parsed modules than this are stored at the end of the build rather than by a fork.
 STORE_AHEAD_MIN_MODULES = 16
 
@@ -601,7 +602,7 @@ class BuildCache:
         return self._record
 
     def _read_record(self) -> dict | None:
-        payload = self._read("record")
+        payload = self._read(RECORD)
         if payload is None:
             return None
         try:
@@ -632,7 +633,7 @@ class BuildCache:
         try:
             if record is not None:
                 self._record_read = False
-                self._write("record", _record_bytes({**record, "units": self._units, "format": FORMAT}))
+                self._write(RECORD, _record_bytes({**record, "units": self._units, "format": FORMAT}))
             if not os.path.lexists(self.folder / "README.txt"):
                 self._write("README.txt", _README.encode("utf-8"), signed=False)
         except OSError:

@@ -330,13 +330,13 @@ def _answer(connection: socket.socket, key: str, path: Path, out: Path | None) -
 def _build(path: Path, out: Path | None, emit_ir: bool, strict: bool) -> tuple[dict, bool]:
     """(the response, whether to keep serving) to a build request."""
     from integc.build import build_project
-    from integc.cache import cache_folder
+    from integc.cache import RECORD, cache_folder
     from integc.config import load_config
     from integc.diagnostics import Diagnostics
 
     try:
         config = load_config(path, Diagnostics(), out)
-        if config is not None and not (cache_folder(config.out) / "record").is_file():
+        if config is not None and not (cache_folder(config.out) / RECORD).is_file():
             return {"status": "declined"}, False  # the cache was deleted: that build is a cold one
         result = build_project(path, out, emit_ir=emit_ir, strict=strict)
     except UsageError as error:
