@@ -97,15 +97,16 @@ class BuildReport:
 def build_report(path: Path, out: Path | None, emit_ir: bool, strict: bool, use_server: bool) -> BuildReport:
     """Build (through this project's server when `use_server` and one answers) and report. After an
     incremental build of its own, with `use_server`, start a server for the next one."""
-    if use_server and idle_seconds() > 0:
-        served = _ask(path, out, emit_ir, strict)
+    key = _server_key(path, out) if use_server and idle_seconds() > 0 else None
+    if key is not None:
+        served = _ask(key, emit_ir, strict)
         if served is not None:
             return served
     from integc.build import build_project
 
     result = build_project(path, out, emit_ir=emit_ir, strict=strict)
-    if use_server and result.incremental and idle_seconds() > 0:
-        _start(path, out)
+    if key is not None and result.incremental:
+        _start(key, path, out)
     return BuildReport.of(result)
 
 
@@ -161,10 +162,9 @@ def _socket_path(key: str) -> Path | None:
 
 # ---------------------------------------------------------------- the command's side
 
-def _ask(path: Path, out: Path | None, emit_ir: bool, strict: bool) -> BuildReport | None:
-    """The report of a build made by this command's server; None when no server answers (or it
+def _ask(key: str, emit_ir: bool, strict: bool) -> BuildReport | None:
+    """The report of a build made by the server named `key`; None when no server answers (or it
     declines: the command then builds itself)."""
-    key = _server_key(path, out)
     where = _socket_path(key)
     if where is None:
         return None
@@ -198,13 +198,12 @@ def _ask(path: Path, out: Path | None, emit_ir: bool, strict: bool) -> BuildRepo
     raise UsageError(str(message))
 
 
-def _start(path: Path, out: Path | None) -> None:
-    """Start this command's server; it outlives this process. (`-P`: the working folder is not put
-    on the server's import path: a project folder holding a module named like one of ours must not
-    be imported.)"""
+def _start(key: str, path: Path, out: Path | None) -> None:
+    """Start the server named `key` for this command; it outlives this process. (`-P`: the working
+    folder is not put on the server's import path: a project folder holding a module named like one
+    of ours must not be imported.)"""
     from integc.cache import compiler_fingerprint
 
-    key = _server_key(path, out)
     if _socket_path(key) is None:
         return
     arguments = {"key": key, "compiler": compiler_fingerprint(), "path": str(path),

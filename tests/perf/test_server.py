@@ -89,11 +89,14 @@ class Scene:
         text = target.read_text(encoding="utf-8")
         target.write_text(text.replace('title "', f'title "Edit {self.edits} ', 1), encoding="utf-8")
 
+    def key(self) -> str:
+        return self._here(lambda: server._server_key(Path("landscape"), Path("out")))
+
     def socket(self) -> Path | None:
-        return self._here(lambda: server._socket_path(server._server_key(Path("landscape"), Path("out"))))
+        return self._here(lambda: server._socket_path(self.key()))
 
     def ask(self) -> server.BuildReport | None:
-        return self._here(lambda: server._ask(Path("landscape"), Path("out"), False, False))
+        return self._here(lambda: server._ask(self.key(), False, False))
 
     def listening(self) -> bool:
         where = self.socket()
